@@ -1,0 +1,36 @@
+"""Chalice wiring only: every route hands its event to ``chalicelib.entry``."""
+
+from chalice import Chalice, Rate, Response
+
+from chalicelib import entry
+from chalicelib.config import settings
+
+app = Chalice(app_name="randomchat")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+settings()  # fail the cold start with a clear message if the environment is wrong
+
+
+@app.on_ws_connect()
+def connect(event):
+    return entry.on_connect(event.to_dict())
+
+
+@app.on_ws_message()
+def message(event):
+    return entry.on_message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def disconnect(event):
+    return entry.on_disconnect(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep(event):
+    entry.on_schedule()
+
+
+@app.route("/health")
+def health():
+    body, status = entry.health()
+    return Response(body=body, status_code=status)

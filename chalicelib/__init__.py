@@ -1,0 +1,1 @@
+"""Random video chat backend: everything the Lambda functions run lives in this package."""

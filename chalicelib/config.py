@@ -1,0 +1,109 @@
+"""Settings read once from the environment and validated, so a bad deploy fails loudly at start.
+
+Every limit and timeout is an environment variable with a documented default (see README,
+"Configuration"). Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{"urls": ["stun:stun.l.google.com:19302"]}]
+
+
+class ConfigError(RuntimeError):
+    """The environment describes an impossible configuration; the message says which variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    key_prefix: str = Field(default="rvc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    management_api_url: str | None = None
+    log_level: str = "INFO"
+    ice_servers: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
+    max_message_bytes: int = Field(default=32_768, ge=1024, le=131_072)
+    max_chat_chars: int = Field(default=1000, ge=1, le=10_000)
+    idle_timeout_seconds: int = Field(default=600, ge=10, le=7200)
+    connection_ttl_seconds: int = Field(default=7200, ge=60, le=7200)
+    match_scan_limit: int = Field(default=32, ge=1, le=1000)
+    sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    sweep_window_seconds: float = Field(default=0.0, ge=0, le=55)
+    service_name: str = "randomchat"
+    aws_region: str = "us-east-1"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlparse(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("management_api_url")
+    @classmethod
+    def _http_scheme(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL including the stage")
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for server in value:
+            if "urls" not in server:
+                raise ValueError("every ICE server needs 'urls'")
+        return value
+
+
+_FIELDS = {name.upper(): name for name in Settings.model_fields}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``); unknown variables are ignored."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    # Lambda sets AWS_REGION; local tools usually set only AWS_DEFAULT_REGION.
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        raw["aws_region"] = region
+    for var, field in _FIELDS.items():
+        if var not in env or field == "aws_region":
+            continue
+        value: Any = env[var]
+        if field == "ice_servers":
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError as exc:
+                raise ConfigError(f"ICE_SERVERS is not valid JSON: {exc}") from None
+        raw[field] = value
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"Invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read on first use (a Lambda container reads them once)."""
+    return load_settings()

@@ -1,0 +1,34 @@
+"""The one error shape every client mistake and server failure reaches the client in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Stable machine codes; clients branch on these, so never rename one.
+MESSAGES: dict[str, str] = {
+    "bad_json": "The message is not a JSON object.",
+    "too_large": "The message is larger than the server accepts.",
+    "unknown_action": "The 'action' field is missing or names no known action.",
+    "invalid_field": "A field is missing, has the wrong type, or is out of range.",
+    "not_connected": "This connection is unknown to the server; reconnect and register again.",
+    "in_room": "You are already in a chat; send 'next' or 'leave' first.",
+    "not_in_room": "You are not in a chat.",
+    "wrong_room": "That room code is not your current room.",
+    "not_joined": "Send 'join' for your room before signalling.",
+    "wrong_role": "Only the initiator sends 'offer' and only the responder sends 'answer'.",
+    "unavailable": "The service is temporarily unavailable; try again shortly.",
+    "internal": "Something went wrong on our side.",
+}
+
+
+class ClientError(Exception):
+    """Raised inside a handler to answer the sender with one error event and change nothing."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message or MESSAGES[code]
+
+
+def error_event(code: str, message: str | None = None) -> dict[str, Any]:
+    return {"event": "error", "code": code, "message": message or MESSAGES[code]}

@@ -1,0 +1,22 @@
+"""The dispatch table: one handler per client action, looked up by the parsed message's ``action``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .matching import leave, next_, register
+from .session import ping
+from .signalling import chat, join, signal
+
+Handler = Callable[[Any, Any], None]
+
+HANDLERS: dict[str, Handler] = {
+    "register": register,
+    "next": next_,
+    "leave": leave,
+    "join": join,
+    "signal": signal,
+    "chat": chat,
+    "ping": ping,
+}

@@ -1,0 +1,104 @@
+"""Client messages: one pydantic model per action, parsed through one discriminated union.
+
+Models are strict (no "5" for 5) and forbid extra fields, so a client cannot smuggle a
+``target``, ``from`` or ``role``: the server decides those.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from .errors import ClientError
+
+NAME_MAX = 32
+ROOM_CODE_MAX = 64
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Register(_Message):
+    action: Literal["register"]
+    name: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _trim(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if any(not ch.isprintable() for ch in value):
+            raise ValueError("name must contain printable characters only")
+        if len(value) > NAME_MAX:
+            raise ValueError(f"name must be at most {NAME_MAX} characters")
+        return value or None
+
+
+class Join(_Message):
+    action: Literal["join"]
+    room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
+
+
+class Signal(_Message):
+    action: Literal["signal"]
+    room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
+    type: Literal["offer", "answer", "candidate"]
+    data: dict[str, Any] | str | None = None
+
+
+class Chat(_Message):
+    action: Literal["chat"]
+    message: str
+
+
+class Next(_Message):
+    action: Literal["next"]
+
+
+class Leave(_Message):
+    action: Literal["leave"]
+
+
+class Ping(_Message):
+    action: Literal["ping"]
+
+
+Message = Annotated[Register | Join | Signal | Chat | Next | Leave | Ping, Field(discriminator="action")]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
+
+
+def parse(body: str | None, max_bytes: int) -> Any:
+    """Turn a raw frame into a message model, or raise the ClientError that describes the fault."""
+    if body is None:
+        raise ClientError("bad_json")
+    if len(body) > max_bytes or len(body.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise ClientError("too_large", f"Messages are limited to {max_bytes} bytes.")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ClientError("bad_json") from None
+    if not isinstance(data, dict):
+        raise ClientError("bad_json")
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise _client_error(exc) from None
+    except RecursionError:
+        raise ClientError("invalid_field", "The message is nested too deeply.") from None
+
+
+def _client_error(exc: ValidationError) -> ClientError:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        return ClientError("unknown_action")
+    where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+    if first["type"] == "extra_forbidden":
+        return ClientError("invalid_field", f"Unexpected field '{where}'.")
+    if first["type"] == "missing":
+        return ClientError("invalid_field", f"Missing field '{where}'.")
+    reason = first["msg"].removeprefix("Value error, ")
+    return ClientError("invalid_field", f"Invalid field '{where}': {reason}.")

@@ -1,0 +1,73 @@
+"""Posting events back to clients through the API Gateway Management API.
+
+The endpoint comes from the event, as in Lambda (``https://{apiId}.execute-api.{region}
+.amazonaws.com/{stage}``), unless ``MANAGEMENT_API_URL`` overrides it for the local gateway.
+boto3 is imported on the first post, not at import time, to keep cold starts short.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    def post(self, endpoint: str, connection_id: str, event: dict[str, Any]) -> bool:
+        """Deliver ``event``; False means the recipient is gone (HTTP 410), True otherwise."""
+        ...
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class ManagementApiSender:
+    """One boto3 client per endpoint, shared by threads; retries are few and timeouts short
+    because a user is waiting on the other end."""
+
+    def __init__(self, region: str, override: str | None = None) -> None:
+        self.region = region
+        self.override = override
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def endpoint_for(self, api_id: str, stage: str) -> str:
+        if self.override:
+            return self.override
+        return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}"
+
+    def _client(self, endpoint: str) -> Any:
+        client = self._clients.get(endpoint)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(endpoint)
+                if client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    client = boto3.client(
+                        "apigatewaymanagementapi",
+                        endpoint_url=endpoint,
+                        region_name=self.region,
+                        config=Config(
+                            connect_timeout=2,
+                            read_timeout=3,
+                            retries={"max_attempts": 2, "mode": "standard"},
+                        ),
+                    )
+                    self._clients[endpoint] = client
+        return client
+
+    def post(self, endpoint: str, connection_id: str, event: dict[str, Any]) -> bool:
+        client = self._client(endpoint)
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=encode(event))
+        except client.exceptions.GoneException:
+            return False
+        except Exception as exc:
+            log.error("post_to_connection %s failed: %r", connection_id, exc)
+        return True

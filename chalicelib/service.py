@@ -1,0 +1,54 @@
+"""The composition root: settings, store and sender, built once per process and shared."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .config import Settings, settings
+from .keys import Keys
+from .sender import ManagementApiSender, Sender
+from .store import Store
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    sender: Sender
+
+    def endpoint_for(self, api_id: str, stage: str) -> str:
+        if self.settings.management_api_url:
+            return self.settings.management_api_url
+        return f"https://{api_id}.execute-api.{self.settings.aws_region}.amazonaws.com/{stage}"
+
+
+def build(config: Settings, *, client: Any = None, sender: Sender | None = None, clock: Any = None) -> Service:
+    """Wire a service; tests and benchmarks pass their own client, sender or clock."""
+    if client is None:
+        from .redis_client import make_client
+
+        client = make_client(config)
+    extra = {"clock": clock} if clock is not None else {}
+    store = Store(
+        client,
+        Keys(config.key_prefix),
+        idle_ms=config.idle_timeout_seconds * 1000,
+        cap_ms=config.connection_ttl_seconds * 1000,
+        scan_limit=config.match_scan_limit,
+        **extra,
+    )
+    if sender is None:
+        sender = ManagementApiSender(config.aws_region, config.management_api_url)
+    return Service(config, store, sender)
+
+
+@lru_cache(maxsize=1)
+def default() -> Service:
+    """The service a Lambda container uses for all its invocations."""
+    config = settings()
+    logging.getLogger().setLevel(config.log_level)
+    logging.getLogger("chalicelib").setLevel(config.log_level)
+    return build(config)

@@ -1,0 +1,100 @@
+"""The scheduled sweep: the safety net behind the real-time paths.
+
+``$disconnect`` is best effort and deliveries can fail, so once a minute (and, if configured,
+repeatedly with exponential back-off until shortly before the next tick) the sweep:
+
+* evicts connections whose liveness deadline passed (idle timeout or 2-hour cap) and tells
+  their peers; the rooms they were in end;
+* drops queue entries that are stale and pairs waiters who are still compatible and unpaired.
+
+A Redis lock keeps two sweeps from overlapping. Clock, sleep and monotonic time are parameters
+so tests drive time.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .delivery import Outbox
+from .handlers.context import Context
+from .handlers.matching import seek_partner
+from .service import Service
+from .store import SweepResult, now_ms
+
+log = logging.getLogger(__name__)
+
+PAIRS_PER_PASS = 16
+MAX_BACKOFF_SECONDS = 8.0
+
+
+@dataclass
+class SweepStats:
+    ran: bool = False
+    passes: int = 0
+    evicted: int = 0
+    notified: int = 0
+    paired: int = 0
+
+
+def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
+    endpoint = service.settings.management_api_url or result.endpoint
+    if not endpoint:
+        if result.ended or result.pairs:
+            log.warning("sweep has events to send but no Management API endpoint is known")
+        return
+    outbox = Outbox(service, endpoint)
+    for ended in result.ended:
+        outbox.tell(ended)
+        stats.notified += 1
+    for pair in result.pairs:
+        delivered = outbox.deliver_pair(
+            pair.initiator, pair.initiator_name, pair.responder, pair.responder_name, pair.room
+        )
+        if delivered:
+            stats.paired += 1
+        else:
+            # The older waiter is gone; the other goes back to looking, as after a register.
+            seek_partner(Context(service, pair.responder, outbox), "register", "")
+
+
+def run(
+    service: Service,
+    *,
+    clock: Callable[[], int] = now_ms,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    window_seconds: float | None = None,
+) -> SweepStats:
+    """Sweep once, then keep sweeping with back-off until ``window_seconds`` have passed."""
+    config = service.settings
+    window = config.sweep_window_seconds if window_seconds is None else window_seconds
+    stats = SweepStats()
+    token = secrets.token_hex(16)
+    if not service.store.acquire_sweep_lock(token, int((window + 30) * 1000)):
+        log.info("another sweep holds the lock; skipping")
+        return stats
+    stats.ran = True
+    try:
+        deadline = monotonic() + window
+        delay = 0.25
+        while True:
+            result = service.store.sweep(clock(), config.sweep_batch, PAIRS_PER_PASS)
+            stats.passes += 1
+            stats.evicted += result.evicted
+            _apply(service, result, stats)
+            more = result.evicted >= config.sweep_batch or len(result.pairs) >= PAIRS_PER_PASS
+            if more:
+                delay = 0.25
+                continue
+            if monotonic() + delay >= deadline:
+                break
+            sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+    finally:
+        service.store.release_sweep_lock(token)
+    log.info("sweep: %s", stats)
+    return stats
