@@ -1,0 +1,97 @@
+"""Session-wide services: a real Valkey on a free port, moto for AWS, and the app's handlers.
+
+Every test starts from an empty Redis and an empty moto backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+# Dummy AWS settings before anything imports boto3; tests never reach AWS.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.pop("MANAGEMENT_API_URL", None)
+
+import pytest
+import redis
+from moto import mock_aws
+
+from chalicelib.config import Settings, load_settings
+from chalicelib.keys import Keys
+from chalicelib.service import Service, build
+from localdev.redis_server import RedisServer
+from tests.support.fake_management_api import FakeManagementApi
+from tests.support.frames import moto_frames
+from tests.support.harness import FakeClock, Harness, RecordingSender
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        os.environ["REDIS_URL"] = server.url
+        yield server
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[Any]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.flushall()
+    client.close()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys("rvc")
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer) -> Settings:
+    return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1"})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def service(settings: Settings, redis_client: Any, clock: FakeClock, aws: None) -> Service:
+    """The real service: real Redis, real boto3 sender posting into moto."""
+    return build(settings, clock=clock)
+
+
+@pytest.fixture
+def harness(service: Service, clock: FakeClock) -> Harness:
+    return Harness(service, moto_frames, clock)
+
+
+@pytest.fixture
+def gone_api() -> Iterator[FakeManagementApi]:
+    with FakeManagementApi() as api:
+        yield api
+
+
+@pytest.fixture
+def gone_harness(settings: Settings, redis_client: Any, clock: FakeClock, gone_api: FakeManagementApi) -> Harness:
+    """Handlers whose boto3 client talks HTTP to a loopback API that can answer 410."""
+    config = settings.model_copy(update={"management_api_url": gone_api.endpoint})
+    return Harness(build(config, clock=clock), gone_api.received, clock)
+
+
+@pytest.fixture
+def recording_harness(settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
+    sender = RecordingSender()
+    harness = Harness(build(settings, clock=clock, sender=sender), sender.received, clock)
+    harness.sender = sender  # type: ignore[attr-defined]
+    return harness

@@ -1,0 +1,56 @@
+"""The state invariants from the design, checked against what Redis really holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.keys import Keys
+
+CAP_SECONDS = 7200
+
+
+def snapshot(client: Any, keys: Keys) -> dict[str, Any]:
+    return {
+        "alive": dict(client.zrange(keys.alive, 0, -1, withscores=True)),
+        "conns": {k: json.loads(v) for k, v in client.hgetall(keys.conns).items()},
+        "queue": client.zrange(keys.queue, 0, -1),
+        "seats": {k: json.loads(v) for k, v in client.hgetall(keys.seats).items()},
+        "rooms": {k: json.loads(v) for k, v in client.hgetall(keys.rooms).items()},
+    }
+
+
+def check(client: Any, keys: Keys) -> dict[str, Any]:
+    """Assert every invariant; return the snapshot for further assertions."""
+    state = snapshot(client, keys)
+    seats, rooms, queue = state["seats"], state["rooms"], state["queue"]
+    assert len(queue) == len(set(queue)), f"queue has duplicates: {queue}"
+    assert not set(queue) & set(seats), f"queue and rooms share members: {set(queue) & set(seats)}"
+    for cid, seat in seats.items():
+        peer = seat["peer"]
+        assert peer != cid, f"{cid} is matched with itself"
+        assert peer in seats, f"{cid}'s peer {peer} has no seat"
+        assert seats[peer]["peer"] == cid and seats[peer]["room"] == seat["room"], f"{cid} and {peer} disagree"
+        assert {seat["role"], seats[peer]["role"]} == {"initiator", "responder"}
+        assert seat["room"] in rooms, f"{cid} sits in missing room {seat['room']}"
+    for code, room in rooms.items():
+        members = {room["initiator"], room["responder"]}
+        assert len(members) == 2, f"room {code} does not have two distinct members"
+        for member in members:
+            assert seats.get(member, {}).get("room") == code, f"room {code} member {member} is elsewhere"
+    for cid in list(queue) + list(seats):
+        assert cid in state["conns"] and cid in state["alive"], f"{cid} is queued or seated but not connected"
+    for key in keys.state():
+        if client.exists(key):
+            ttl = client.ttl(key)
+            assert 0 < ttl <= CAP_SECONDS, f"{key} has TTL {ttl}"
+    return state
+
+
+def seed_waiter(client: Any, keys: Keys, cid: str, since_ms: int, name: str | None = None, at: int = 0) -> None:
+    """Put a stranger in the queue directly, as a failed delivery can leave it; TTLs as scripts set them."""
+    if name is not None:
+        client.hset(keys.conns, cid, json.dumps({"ip": "", "ua": "", "at": at, "name": name}))
+        client.expire(keys.conns, CAP_SECONDS)
+    client.zadd(keys.queue, {cid: since_ms})
+    client.expire(keys.queue, CAP_SECONDS)
