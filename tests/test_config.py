@@ -1,0 +1,48 @@
+"""Configuration comes from the environment and is validated with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.config import ConfigError, load_settings
+
+
+def test_defaults_need_no_environment():
+    config = load_settings({})
+    assert config.redis_url == "redis://127.0.0.1:6379/0"
+    assert config.ice_servers == [{"urls": ["stun:stun.l.google.com:19302"]}]
+    assert config.idle_timeout_seconds == 600 and config.connection_ttl_seconds == 7200
+
+
+def test_rediss_urls_with_a_password_are_accepted():
+    config = load_settings({"REDIS_URL": "rediss://:s3cret-token-of-16+@cache.example:6379/0"})
+    assert config.redis_url.startswith("rediss://")
+
+
+def test_empty_ice_servers_are_allowed_and_json_is_parsed():
+    assert load_settings({"ICE_SERVERS": "[]"}).ice_servers == []
+    turn = '[{"urls": "turn:turn.example:3478", "username": "u", "credential": "c"}]'
+    assert load_settings({"ICE_SERVERS": turn}).ice_servers[0]["username"] == "u"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"REDIS_URL": "http://nope"}, "REDIS_URL: Value error, must start with redis://"),
+        ({"ICE_SERVERS": "{not json"}, "ICE_SERVERS is not valid JSON"),
+        ({"ICE_SERVERS": '[{"username": "x"}]'}, "ICE_SERVERS"),
+        ({"MAX_CHAT_CHARS": "0"}, "MAX_CHAT_CHARS"),
+        ({"IDLE_TIMEOUT_SECONDS": "ten"}, "IDLE_TIMEOUT_SECONDS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"CONNECTION_TTL_SECONDS": "9000"}, "CONNECTION_TTL_SECONDS"),
+        ({"MANAGEMENT_API_URL": "ftp://x"}, "MANAGEMENT_API_URL"),
+    ],
+)
+def test_bad_values_fail_with_a_message_naming_the_variable(env, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert fragment in str(info.value)
+
+
+def test_lambda_region_wins_over_default_region():
+    assert load_settings({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "eu-west-1"
