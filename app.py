@@ -2,7 +2,7 @@
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import entry
+from chalicelib import entry, web
 from chalicelib.config import settings
 
 app = Chalice(app_name="randomchat")
@@ -34,3 +34,26 @@ def sweep(event):
 def health():
     body, status = entry.health()
     return Response(body=body, status_code=status)
+
+
+@app.route("/config")
+def client_config():
+    return entry.client_config(app.current_request.to_dict())
+
+
+@app.route("/")
+def index():
+    return _asset("index.html")
+
+
+@app.route("/static/{name}")
+def static(name):
+    return _asset(name)
+
+
+def _asset(name):
+    found = web.asset(name)
+    if found is None:
+        return Response(body={"error": "not found"}, status_code=404)
+    body, content_type = found
+    return Response(body=body, status_code=200, headers={"Content-Type": content_type, **web.SECURITY_HEADERS})

@@ -30,6 +30,7 @@ class Settings(BaseModel):
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     key_prefix: str = Field(default="rvc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     management_api_url: str | None = None
+    websocket_url: str | None = None
     log_level: str = "INFO"
     ice_servers: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
     max_message_bytes: int = Field(default=32_768, ge=1024, le=131_072)
@@ -54,6 +55,13 @@ class Settings(BaseModel):
     def _http_scheme(cls, value: str | None) -> str | None:
         if value and urlparse(value).scheme not in {"http", "https"}:
             raise ValueError("must be an http:// or https:// URL including the stage")
+        return value or None
+
+    @field_validator("websocket_url")
+    @classmethod
+    def _ws_scheme(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in {"ws", "wss"}:
+            raise ValueError("must be a ws:// or wss:// URL")
         return value or None
 
     @field_validator("log_level")

@@ -119,3 +119,19 @@ def health(service: Service | None = None) -> tuple[dict[str, Any], int]:
     service = service or default()
     ok = service.store.ping_server()
     return {"service": service.settings.service_name, "redis": ok}, (200 if ok else 503)
+
+
+def client_config(request: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
+    """What the web page needs to start: where the WebSocket API is, and the protocol limits.
+
+    ``WEBSOCKET_URL`` is set at deploy time, since the REST and WebSocket APIs have different
+    hosts on AWS; without it the page connects to ``/ws`` on its own host (the local gateway).
+    """
+    service = service or default()
+    config = service.settings
+    return {
+        "websocket_url": config.websocket_url,
+        "websocket_path": "/ws",
+        "max_chat_chars": config.max_chat_chars,
+        "ping_interval_seconds": max(30, config.idle_timeout_seconds // 2),
+    }

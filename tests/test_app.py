@@ -62,3 +62,28 @@ def test_health_says_503_when_redis_does_not_answer(lambda_app, monkeypatch):
         response = client.http.get("/health")
     assert response.status_code == 503
     assert json.loads(response.body) == {"service": "randomchat", "redis": False}
+
+
+def test_the_page_and_its_assets_are_served_with_security_headers(lambda_app):
+    with Client(lambda_app.app) as client:
+        page = client.http.get("/")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert b"<!doctype html>" in page.body.lower()
+
+
+def test_unknown_or_hidden_assets_are_404(lambda_app):
+    with Client(lambda_app.app) as client:
+        for path in ("/static/nope.js", "/static/..%2Fconfig.py", "/static/.hidden.js"):
+            assert client.http.get(path).status_code == 404, path
+
+
+def test_config_tells_the_page_where_the_websocket_api_is(lambda_app, monkeypatch):
+    monkeypatch.setenv("WEBSOCKET_URL", "wss://abc.execute-api.us-east-1.amazonaws.com/api")
+    config.settings.cache_clear()
+    service.default.cache_clear()
+    with Client(lambda_app.app) as client:
+        body = json.loads(client.http.get("/config").body)
+    assert body["websocket_url"] == "wss://abc.execute-api.us-east-1.amazonaws.com/api"
+    assert body["max_chat_chars"] == 1000 and body["ping_interval_seconds"] == 300

@@ -1,0 +1,44 @@
+"""Serving the static web client from the app's REST API, so the page ships with the functions.
+
+The files live in ``chalicelib/web/`` (Chalice packages everything under ``chalicelib``). They
+are read once per container and cached; the page asks ``/config`` where the WebSocket API is.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".ico": "image/x-icon",
+    ".webmanifest": "application/manifest+json",
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Permissions-Policy": "camera=(self), microphone=(self)",
+}
+
+
+@cache
+def asset(name: str) -> tuple[str, str] | None:
+    """(body, content type) of a file directly inside the web directory, or None."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = WEB_DIR / name
+    content_type = CONTENT_TYPES.get(path.suffix)
+    if content_type is None or not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8"), content_type
