@@ -64,7 +64,15 @@ def test_base64_encoded_frames_are_decoded_like_text(harness):
 
 def test_actions_from_a_connection_the_server_does_not_know_say_so(harness, redis_client, keys):
     ghost = "Z2hvc3RnaG9zdA0="
-    for body in ({"action": "register"}, {"action": "ping"}, {"action": "leave"}, {"action": "join", "room_code": "r"}):
+    for body in (
+        {"action": "register"},
+        {"action": "next"},
+        {"action": "ping"},
+        {"action": "leave"},
+        {"action": "join", "room_code": "r"},
+        {"action": "chat", "message": "hi"},
+        {"action": "signal", "room_code": "r", "type": "candidate", "data": None},
+    ):
         harness.send(ghost, body)
         assert harness.new(ghost)[0]["code"] == "not_connected"
     assert invariants.snapshot(redis_client, keys)["queue"] == []

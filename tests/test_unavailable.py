@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import entry, sweep
 from chalicelib.service import build
-from localdev.redis_server import free_port
+from localdev.redis_server import RedisServer, free_port
 from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
 from tests.support.harness import RecordingSender
 
@@ -60,10 +60,23 @@ def test_disconnect_and_sweep_do_not_raise_when_redis_is_down(down_service, capl
     assert "the sweep will evict it" in caplog.text and "sweep skipped" in caplog.text
 
 
-def test_service_resumes_when_redis_comes_back(settings, redis_server):
-    sender = RecordingSender()
-    service = build(settings, sender=sender)
-    cid = new_connection_id()
-    assert entry.on_connect(connect_event(cid), service) == {"statusCode": 200}
-    entry.on_message(message_event(cid, {"action": "ping"}), service)
-    assert sender.received(cid) == [{"event": "pong"}]
+def test_service_resumes_without_manual_steps_when_redis_comes_back(settings):
+    server = RedisServer().start()
+    try:
+        sender = RecordingSender()
+        config = settings.model_copy(update={"redis_url": server.url, "redis_timeout_seconds": 0.5})
+        service = build(config, sender=sender)
+        cid = new_connection_id()
+        assert entry.on_connect(connect_event(cid), service) == {"statusCode": 200}
+        server.stop()
+        entry.on_message(message_event(cid, {"action": "ping"}), service)
+        assert sender.received(cid)[-1]["code"] == "unavailable"
+        server.start()  # same port, empty data, as after a restart without persistence
+        entry.on_message(message_event(cid, {"action": "ping"}), service)
+        assert sender.received(cid)[-1]["code"] == "not_connected", "the client is told to reconnect"
+        again = new_connection_id()
+        assert entry.on_connect(connect_event(again), service) == {"statusCode": 200}
+        entry.on_message(message_event(again, {"action": "register"}), service)
+        assert sender.received(again) == [{"event": "queued", "status": "queued"}]
+    finally:
+        server.stop()
