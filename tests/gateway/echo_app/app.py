@@ -55,6 +55,10 @@ def message(event: WebsocketEvent) -> None:
         time.sleep(float(body.get("seconds", 1)))
     if action in ("echo", "slow"):
         reply(me, {REPLY_PREFIX: body, "route": event.to_dict()["requestContext"]["routeKey"]})
+    elif action == "measure":
+        reply(me, {"bytes": len(event.body.encode())})
+    elif action == "whoami":
+        reply(me, {"connectionId": me})
     elif action == "env":
         keys = ("REDIS_URL", "MANAGEMENT_API_URL", "WEBSOCKET_URL", "ECHO_GREETING", "AWS_REGION")
         reply(me, {key: os.environ.get(key) for key in keys})

@@ -1,0 +1,160 @@
+"""``python -m localdev`` (``make dev``): the whole platform on one port, with an embedded Redis.
+
+Every option can also be set in the environment as ``LOCALDEV_<OPTION>`` (``LOCALDEV_PORT=9000``);
+the command line wins. ``REDIS_URL`` in the environment skips the embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localdev.app_loader import LoadError
+from localdev.eventlog import configure_logging
+from localdev.redis_server import RedisServer
+from localdev.server import Gateway, bind
+from localdev.settings import AWS_IDLE_TIMEOUT_S, AWS_MAX_CONNECTION_S, AWS_MAX_MESSAGE_BYTES, Settings
+
+log = logging.getLogger("localdev")
+_PROJECT_DIR = Path(__file__).resolve().parent.parent
+# boto3 signs every request, even to loopback, so it needs some credentials and a region.
+_AWS_DEFAULTS = {"AWS_ACCESS_KEY_ID": "localdev", "AWS_SECRET_ACCESS_KEY": "localdev"}
+
+
+def _env(name: str, default: Any, kind: Callable[[str], Any] = str) -> Any:
+    raw = os.environ.get(f"LOCALDEV_{name.upper().replace('-', '_')}")
+    return default if raw is None or raw == "" else kind(raw)
+
+
+def _flag(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes", "on")
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    p = argparse.ArgumentParser(
+        prog="python -m localdev",
+        description="Local API Gateway for the Chalice app: WebSockets, Management API, REST and schedules.",
+    )
+    p.add_argument("--host", default=_env("host", "127.0.0.1"), help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=_env("port", 8000, int), help="port; 0 picks a free one (default 8000)")
+    p.add_argument("--app-dir", type=Path, default=_env("app_dir", _PROJECT_DIR, Path),
+                   help="directory holding app.py and .chalice/ (default: the project)")
+    p.add_argument("--stage", default=_env("stage", "dev"), help="Chalice stage for .chalice/config.json (default dev)")
+    p.add_argument("--api-stage", default=_env("api_stage", None),
+                   help="API Gateway stage in the Management API path (default: config's api_gateway_stage, else api)")
+    p.add_argument("--ws-path", default=_env("ws_path", "/ws"), help="WebSocket path (default /ws)")
+    p.add_argument("--region", default=_env("region", os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"))
+    p.add_argument("--workers", type=int, default=_env("workers", 16, int),
+                   help="concurrent handler invocations, like concurrent Lambdas (default 16)")
+    p.add_argument("--serial", action="store_true", default=_env("serial", False, _flag),
+                   help="run one connection's messages one at a time (AWS does not; default off)")
+    p.add_argument("--max-message-bytes", type=int, default=_env("max_message_bytes", AWS_MAX_MESSAGE_BYTES, int),
+                   help="largest message; bigger ones close the socket with 1009 (default 131072)")
+    p.add_argument("--idle-timeout", type=float, default=_env("idle_timeout", AWS_IDLE_TIMEOUT_S, float),
+                   help="seconds without a client message before closing with 1001 (default 600)")
+    p.add_argument("--max-connection-seconds", type=float,
+                   default=_env("max_connection_seconds", AWS_MAX_CONNECTION_S, float),
+                   help="hard cap on a connection's life, closed with 1001 (default 7200)")
+    p.add_argument("--schedule-interval", type=float, default=_env("schedule_interval", None, float),
+                   help="run every schedule each SECONDS instead of on its rate()/cron()")
+    p.add_argument("--no-schedules", action="store_true", default=_env("no_schedules", False, _flag),
+                   help="never run @app.schedule functions")
+    p.add_argument("--no-reload", action="store_true", default=_env("no_reload", False, _flag),
+                   help="do not re-import the app when app.py or chalicelib/ change")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    a = p.parse_args(argv)
+    configure_logging(a.verbose)
+    return Settings(
+        app_dir=a.app_dir.resolve(), host=a.host, port=a.port, chalice_stage=a.stage, api_stage=a.api_stage,
+        ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, serial_per_connection=a.serial,
+        max_message_bytes=a.max_message_bytes, idle_timeout_s=a.idle_timeout,
+        max_connection_s=a.max_connection_seconds, schedule_interval_s=a.schedule_interval,
+        schedules=not a.no_schedules, reload=not a.no_reload,
+    )
+
+
+def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
+    s, app = gw.settings, gw.loaded
+    rest = f"http://{s.origin}/" + ("" if app.has_rest_routes else "   (the app has no REST routes yet)")
+    schedules = ", ".join(f"{x.function.handler_string} {x.expression}" for x in app.schedules) or "none"
+    if app.schedules and s.schedule_interval_s is not None:
+        schedules += f"  -> every {s.schedule_interval_s:g} s (--schedule-interval)"
+    lines = [
+        f"Local API Gateway for Chalice app {app.app_name!r} (stage {s.chalice_stage}, API stage {app.api_stage})",
+        f"  WebSocket       {s.websocket_url()}",
+        f"  Page and REST   {rest}",
+        f"  Management API  {s.management_url(app.api_stage)}/@connections/{{connectionId}}",
+        f"  Redis           {redis_url}" + ("  (embedded Valkey, discarded on exit)" if embedded else ""),
+        f"  Schedules       {schedules}",
+        "Next: open the page in two browser windows, or talk to the socket from a terminal:",
+        f"  {sys.executable} -m websockets {s.websocket_url()}",
+        '  then type {"action": "ping"}.  Edits to app.py and chalicelib/ reload the app.  Ctrl-C stops everything.',
+    ]
+    if app.unsupported:
+        lines.append("Not run locally (no local event source): " + ", ".join(app.unsupported))
+    return "\n".join(lines)
+
+
+async def serve(settings: Settings, sock: Any, redis_url: str, embedded: bool) -> int:
+    def environment(stage: str) -> dict[str, str]:
+        return {
+            "REDIS_URL": redis_url,
+            "MANAGEMENT_API_URL": settings.management_url(stage),
+            "WEBSOCKET_URL": settings.websocket_url(),
+        }
+
+    gw = Gateway(settings, environment)
+    try:
+        await gw.start(sock)
+    except LoadError as exc:
+        log.error("Cannot start: %s", exc)
+        return 1
+    print(_banner(gw, redis_url, embedded), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)  # a second Ctrl-C interrupts a slow shutdown
+    print("\nStopping: closing WebSockets (1001 Going away) and running $disconnect...", flush=True)
+    await gw.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}. "
+              "Is another `make dev` running? Use --port or LOCALDEV_PORT.", file=sys.stderr)
+        return 1
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    for name, value in {**_AWS_DEFAULTS, "AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}.items():
+        os.environ.setdefault(name, value)
+    redis: RedisServer | None = None
+    redis_url = os.environ.get("REDIS_URL", "")
+    try:
+        if not redis_url:
+            redis = RedisServer().start()
+            redis_url = redis.url
+        return asyncio.run(serve(settings, sock, redis_url, embedded=redis is not None))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if redis is not None:
+            redis.stop()
+        sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
