@@ -37,6 +37,7 @@ class Settings(BaseModel):
     max_chat_chars: int = Field(default=1000, ge=1, le=10_000)
     idle_timeout_seconds: int = Field(default=600, ge=10, le=7200)
     connection_ttl_seconds: int = Field(default=7200, ge=60, le=7200)
+    dedup_window_seconds: int = Field(default=60, ge=1, le=3600)
     match_scan_limit: int = Field(default=32, ge=1, le=1000)
     sweep_batch: int = Field(default=500, ge=1, le=10_000)
     sweep_window_seconds: float = Field(default=0.0, ge=0, le=55)

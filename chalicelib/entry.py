@@ -69,13 +69,15 @@ def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[st
 def on_message(event: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
     """Parse, validate and dispatch one client frame; answer mistakes with one error event."""
     service = service or default()
-    cid = event["requestContext"]["connectionId"]
+    request = event["requestContext"]
+    cid = request["connectionId"]
     outbox = Outbox(service, _endpoint(service, event))
     action = "?"
     try:
         message = protocol.parse(_body(event), service.settings.max_message_bytes)
         action = message.action
-        HANDLERS[action](Context(service, cid, outbox), message)
+        context = Context(service, cid, outbox, str(request.get("messageId") or ""))
+        HANDLERS[action](context, message)
     except ClientError as exc:
         log.info("%s %s refused: %s", cid, action, exc.code)
         _reply_error(service, outbox, cid, error_event(exc.code, exc.message))

@@ -17,6 +17,8 @@ key                         type   contents
 ``{p}:rooms``               HASH   room code -> JSON ``{initiator, responder, at}``
 ``{p}:meta``                HASH   ``endpoint``: the Management API URL last seen at ``$connect``,
                                    so the scheduled sweep (which has no WebSocket event) can post
+``{p}:msgs``                ZSET   API Gateway messageId -> when processed; a frame delivered
+                                   twice acts once. Trimmed to ``DEDUP_WINDOW_SECONDS``
 ``{p}:lock:sweep``          STR    token of the sweep currently running
 ==========================  =====  ==============================================================
 
@@ -62,9 +64,13 @@ class Keys:
         return f"{self.tag}:meta"
 
     @property
+    def msgs(self) -> str:
+        return f"{self.tag}:msgs"
+
+    @property
     def sweep_lock(self) -> str:
         return f"{self.tag}:lock:sweep"
 
     def state(self) -> list[str]:
         """The KEYS list every state script receives, in the order the scripts expect."""
-        return [self.alive, self.conns, self.queue, self.seats, self.rooms, self.meta]
+        return [self.alive, self.conns, self.queue, self.seats, self.rooms, self.meta, self.msgs]

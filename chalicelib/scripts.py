@@ -8,12 +8,15 @@ Contract shared by every state script (see ``keys.Keys.state``)::
     KEYS[4] = {p}:seats   HASH  connection -> JSON {room, role, peer, joined}
     KEYS[5] = {p}:rooms   HASH  room code  -> JSON {initiator, responder, at}
     KEYS[6] = {p}:meta    HASH  endpoint -> Management API URL for the sweep
+    KEYS[7] = {p}:msgs    ZSET  messageId -> when it was processed (de-duplication)
     ARGV[1] = now (ms), passed in so tests and sweeps control the clock
     ARGV[2] = TTL (ms) given to every key the script writes: the 2-hour connection cap
     ARGV[3] = idle timeout (ms): a connection that sends nothing for this long is presumed gone
     ARGV[4] = connection cap (ms): API Gateway closes every socket after this long
+    ARGV[5] = API Gateway messageId of the client frame ('' if none)
+    ARGV[6] = how long (ms) a messageId is remembered for de-duplication
 
-Script-specific arguments start at ARGV[5] and are documented at the top of each body. Scripts
+Script-specific arguments start at ARGV[7] and are documented at the top of each body. Scripts
 never build key names, so every key they touch arrives in KEYS and shares one hash slot.
 Results are flat arrays whose first element is a status word; ``store.py`` turns them into types.
 """
@@ -21,9 +24,10 @@ Results are flat arrays whose first element is a status word; ``store.py`` turns
 from __future__ import annotations
 
 PRELUDE = r"""
-local ALIVE, CONNS, QUEUE, SEATS, ROOMS, META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local ALIVE, CONNS, QUEUE, SEATS, ROOMS, META, MSGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local NOW, KEY_TTL = tonumber(ARGV[1]), tonumber(ARGV[2])
 local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
+local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
 local written = {}
 
 local function mark(key) written[key] = true end
@@ -35,6 +39,17 @@ local function decode(raw) if raw then return cjson.decode(raw) end return nil e
 local function conn_of(cid) return decode(redis.call('HGET', CONNS, cid)) end
 local function seat_of(cid) return decode(redis.call('HGET', SEATS, cid)) end
 local function name_of(info) return (info and info.name) or 'Stranger' end
+
+-- API Gateway may deliver a frame twice; a repeated messageId must not act twice (a second
+-- `next` would skip the stranger the first one found). Old ids are trimmed as we go.
+local function duplicate()
+  if MESSAGE_ID == '' then return false end
+  if redis.call('ZSCORE', MSGS, MESSAGE_ID) then return true end
+  redis.call('ZREMRANGEBYSCORE', MSGS, '-inf', NOW - DEDUP_MS)
+  redis.call('ZADD', MSGS, NOW, MESSAGE_ID)
+  mark(MSGS)
+  return false
+end
 
 local function is_live(cid)
   local deadline = redis.call('ZSCORE', ALIVE, cid)
@@ -96,11 +111,11 @@ end
 """
 
 CONNECT = r"""
--- ARGV[5] = connection id, ARGV[6] = JSON {ip, ua, at}, ARGV[7] = connected at (ms),
--- ARGV[8] = Management API endpoint. Returns {'ok'}.
-local cid, at = ARGV[5], tonumber(ARGV[7])
-redis.call('HSET', CONNS, cid, ARGV[6])
-redis.call('HSET', META, 'endpoint', ARGV[8])
+-- ARGV[7] = connection id, ARGV[8] = JSON {ip, ua, at}, ARGV[9] = connected at (ms),
+-- ARGV[10] = Management API endpoint. Returns {'ok'}.
+local cid, at = ARGV[7], tonumber(ARGV[9])
+redis.call('HSET', CONNS, cid, ARGV[8])
+redis.call('HSET', META, 'endpoint', ARGV[10])
 mark(META)
 redis.call('ZADD', ALIVE, math.min(at + CAP, NOW + IDLE), cid)
 mark(CONNS)
@@ -109,15 +124,16 @@ return finish({'ok'})
 """
 
 SEEK = r"""
--- register and next. ARGV[5] = connection id, ARGV[6] = 'register' | 'next',
--- ARGV[7] = display name ('' keeps the stored one), ARGV[8] = fresh room code,
--- ARGV[9] = how many queue entries to inspect at most.
+-- register and next. ARGV[7] = connection id, ARGV[8] = 'register' | 'next',
+-- ARGV[9] = display name ('' keeps the stored one), ARGV[10] = fresh room code,
+-- ARGV[11] = how many queue entries to inspect at most.
 -- Returns {status, left_peer, left_room[, partner, partner_name, own_name]} where status is
 -- 'matched' | 'queued' | 'exists' | 'in_room' | 'not_connected'. left_* name the room that
 -- `next` ended ('' if none); its other member must be told.
-local cid, mode, name, code, limit = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local cid, mode, name, code, limit = ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local me = conn_of(cid)
 if not me then return {'not_connected', '', ''} end
+if duplicate() then return finish({'duplicate', '', ''}) end
 refresh(cid, me)
 local left_peer, left_room = '', ''
 local seat = seat_of(cid)
@@ -143,11 +159,12 @@ return finish({'queued', left_peer, left_room})
 """
 
 LEAVE = r"""
--- ARGV[5] = connection id. Leaves the queue or the room and goes idle.
+-- ARGV[7] = connection id. Leaves the queue or the room and goes idle.
 -- Returns {'left' | 'not_connected', peer, room}; peer/room are '' unless a room ended.
-local cid = ARGV[5]
+local cid = ARGV[7]
 local me = conn_of(cid)
 if not me then return {'not_connected', '', ''} end
+if duplicate() then return finish({'duplicate', '', ''}) end
 refresh(cid, me)
 redis.call('ZREM', QUEUE, cid)
 local seat = seat_of(cid)
@@ -156,18 +173,19 @@ return finish({'left', '', ''})
 """
 
 DISCONNECT = r"""
--- ARGV[5] = connection id. Deletes everything about it; idempotent.
+-- ARGV[7] = connection id. Deletes everything about it; idempotent.
 -- Returns {'gone', peer, room}; peer/room are '' unless a room ended.
-local peer, room = forget(ARGV[5])
+local peer, room = forget(ARGV[7])
 return {'gone', peer, room}
 """
 
 JOIN = r"""
--- ARGV[5] = connection id, ARGV[6] = room code claimed by the client.
+-- ARGV[7] = connection id, ARGV[8] = room code claimed by the client.
 -- Returns {'verified', role} | {'not_in_room'} | {'wrong_room'} | {'not_connected'}.
-local cid, code = ARGV[5], ARGV[6]
+local cid, code = ARGV[7], ARGV[8]
 local me = conn_of(cid)
 if not me then return {'not_connected'} end
+if duplicate() then return finish({'duplicate'}) end
 refresh(cid, me)
 local seat = seat_of(cid)
 if not seat then return finish({'not_in_room'}) end
@@ -181,12 +199,13 @@ return finish({'verified', seat.role})
 """
 
 RELAY = r"""
--- signal and chat. ARGV[5] = connection id, ARGV[6] = room code claimed ('' for chat),
--- ARGV[7] = signal type ('' for chat). The server, not the client, picks the recipient.
+-- signal and chat. ARGV[7] = connection id, ARGV[8] = room code claimed ('' for chat),
+-- ARGV[9] = signal type ('' for chat). The server, not the client, picks the recipient.
 -- Returns {'ok', peer, own_name, room} or {error_code}.
-local cid, room, kind = ARGV[5], ARGV[6], ARGV[7]
+local cid, room, kind = ARGV[7], ARGV[8], ARGV[9]
 local me = conn_of(cid)
 if not me then return {'not_connected'} end
+if duplicate() then return finish({'duplicate'}) end
 refresh(cid, me)
 local seat = seat_of(cid)
 if not seat then return finish({'not_in_room'}) end
@@ -201,19 +220,19 @@ return finish({'ok', seat.peer, name_of(me), seat.room})
 """
 
 PING = r"""
--- ARGV[5] = connection id. Returns {'pong'} or {'not_connected'}.
-local me = conn_of(ARGV[5])
+-- ARGV[7] = connection id. Returns {'pong'} or {'not_connected'}.
+local me = conn_of(ARGV[7])
 if not me then return {'not_connected'} end
-refresh(ARGV[5], me)
+refresh(ARGV[7], me)
 return finish({'pong'})
 """
 
 SWEEP = r"""
--- ARGV[5] = most connections to evict and queue entries to inspect,
--- ARGV[6..] = fresh room codes, one per pair the sweep may form.
+-- ARGV[7] = most connections to evict and queue entries to inspect,
+-- ARGV[8..] = fresh room codes, one per pair the sweep may form.
 -- Returns {evicted_count, {peer, room, ...}, {initiator, name, responder, name, code, ...}, endpoint}:
 -- rooms ended by eviction whose surviving member must be told, pairs formed, and where to post.
-local batch = tonumber(ARGV[5])
+local batch = tonumber(ARGV[7])
 local ended = {}
 local evicted = redis.call('ZRANGEBYSCORE', ALIVE, '-inf', NOW, 'LIMIT', 0, batch)
 for _, cid in ipairs(evicted) do
@@ -232,7 +251,7 @@ for _, cid in ipairs(redis.call('ZRANGE', QUEUE, 0, batch - 1)) do
   if can_pair(cid) then table.insert(waiting, cid) else redis.call('ZREM', QUEUE, cid) end
 end
 local matches = {}
-local next_code = 6
+local next_code = 8
 for i = 1, #waiting - 1, 2 do
   local code = ARGV[next_code]
   if not code then break end

@@ -38,6 +38,7 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
         idle_ms=config.idle_timeout_seconds * 1000,
         cap_ms=config.connection_ttl_seconds * 1000,
         scan_limit=config.match_scan_limit,
+        dedup_ms=config.dedup_window_seconds * 1000,
         **extra,
     )
     if sender is None:

@@ -43,7 +43,7 @@ class Ended:
 
 @dataclass(frozen=True)
 class Seek:
-    status: str  # matched | queued | exists | in_room | not_connected
+    status: str  # matched | queued | exists | in_room | not_connected | duplicate
     ended: Ended = field(default_factory=Ended)
     partner: str = ""
     partner_name: str = ""
@@ -53,7 +53,7 @@ class Seek:
 
 @dataclass(frozen=True)
 class Relay:
-    status: str  # ok | not_connected | not_in_room | wrong_room | not_joined | wrong_role
+    status: str  # ok | duplicate | not_connected | not_in_room | wrong_room | not_joined | wrong_role
     peer: str = ""
     name: str = ""
     room: str = ""
@@ -87,6 +87,7 @@ class Store:
         idle_ms: int,
         cap_ms: int,
         scan_limit: int = 32,
+        dedup_ms: int = 60_000,
         clock: Any = now_ms,
     ) -> None:
         self.client = client
@@ -94,14 +95,15 @@ class Store:
         self.idle_ms = idle_ms
         self.cap_ms = cap_ms
         self.scan_limit = scan_limit
+        self.dedup_ms = dedup_ms
         self.clock = clock
         self._keys = keys.state()
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.SOURCES}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
-    def _run(self, name: str, *args: Any, now: int | None = None) -> Any:
+    def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Any:
         when = self.clock() if now is None else now
-        argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, *args]
+        argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, *args]
         try:
             return self._scripts[name](keys=self._keys, args=argv)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -111,28 +113,28 @@ class Store:
         info = json.dumps({"ip": ip, "ua": user_agent, "at": connected_at}, separators=(",", ":"))
         self._run("connect", cid, info, connected_at, endpoint)
 
-    def seek(self, cid: str, mode: str, name: str = "") -> Seek:
+    def seek(self, cid: str, mode: str, name: str = "", message_id: str = "") -> Seek:
         room = new_room_code()
-        res = self._run("seek", cid, mode, name, room, self.scan_limit)
+        res = self._run("seek", cid, mode, name, room, self.scan_limit, message_id=message_id)
         ended = Ended(res[1], res[2])
         if res[0] == "matched":
             return Seek("matched", ended, res[3], res[4], res[5], room)
         return Seek(res[0], ended)
 
-    def leave(self, cid: str) -> tuple[str, Ended]:
-        res = self._run("leave", cid)
+    def leave(self, cid: str, message_id: str = "") -> tuple[str, Ended]:
+        res = self._run("leave", cid, message_id=message_id)
         return res[0], Ended(res[1], res[2])
 
     def disconnect(self, cid: str) -> Ended:
         res = self._run("disconnect", cid)
         return Ended(res[1], res[2])
 
-    def join(self, cid: str, room: str) -> tuple[str, str]:
-        res = self._run("join", cid, room)
+    def join(self, cid: str, room: str, message_id: str = "") -> tuple[str, str]:
+        res = self._run("join", cid, room, message_id=message_id)
         return res[0], (res[1] if len(res) > 1 else "")
 
-    def relay(self, cid: str, room: str = "", kind: str = "") -> Relay:
-        res = self._run("relay", cid, room, kind)
+    def relay(self, cid: str, room: str = "", kind: str = "", message_id: str = "") -> Relay:
+        res = self._run("relay", cid, room, kind, message_id=message_id)
         if res[0] == "ok":
             return Relay("ok", res[1], res[2], res[3])
         return Relay(res[0])

@@ -13,3 +13,4 @@ class Context:
     service: Service
     connection_id: str
     outbox: Outbox
+    message_id: str = ""

@@ -11,15 +11,18 @@ DEFAULT_NAME = "Stranger"
 
 def seek_partner(ctx: Context, mode: str, name: str) -> None:
     store, outbox, cid = ctx.service.store, ctx.outbox, ctx.connection_id
+    message_id = ctx.message_id
     while True:
-        result = store.seek(cid, mode, name)
+        result = store.seek(cid, mode, name, message_id)
+        if result.status == "duplicate":
+            return
         outbox.tell(result.ended)
         if result.status == "matched":
             if outbox.deliver_pair(result.partner, result.partner_name, cid, result.own_name, result.room):
                 return
             # The waiter vanished; its room is gone and we are idle again. Each retry removes
             # one dead waiter, so this ends when the queue holds someone live or no one.
-            mode, name = "register", ""
+            mode, name, message_id = "register", "", ""
             continue
         if result.status in {"queued", "exists"}:
             outbox.send(cid, events.queued(already=result.status == "exists"))
@@ -36,7 +39,9 @@ def next_(ctx: Context, msg: protocol.Next) -> None:
 
 
 def leave(ctx: Context, msg: protocol.Leave) -> None:
-    status, ended = ctx.service.store.leave(ctx.connection_id)
+    status, ended = ctx.service.store.leave(ctx.connection_id, ctx.message_id)
+    if status == "duplicate":
+        return
     if status != "left":
         raise ClientError(status)
     ctx.outbox.tell(ended)

@@ -9,14 +9,18 @@ from .context import Context
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:
-    status, role = ctx.service.store.join(ctx.connection_id, msg.room_code)
+    status, role = ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id)
+    if status == "duplicate":
+        return
     if status != "verified":
         raise ClientError(status)
     ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, role))
 
 
 def signal(ctx: Context, msg: protocol.Signal) -> None:
-    relay = ctx.service.store.relay(ctx.connection_id, msg.room_code, msg.type)
+    relay = ctx.service.store.relay(ctx.connection_id, msg.room_code, msg.type, ctx.message_id)
+    if relay.status == "duplicate":
+        return
     if relay.status != "ok":
         raise ClientError(relay.status)
     ctx.outbox.send(relay.peer, events.signal(relay.room, relay.name, msg.type, msg.data))
@@ -28,7 +32,9 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("invalid_field", "Chat messages cannot be empty.")
     if len(msg.message) > limit:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
-    relay = ctx.service.store.relay(ctx.connection_id)
+    relay = ctx.service.store.relay(ctx.connection_id, message_id=ctx.message_id)
+    if relay.status == "duplicate":
+        return
     if relay.status != "ok":
         raise ClientError(relay.status)
     ctx.outbox.send(relay.peer, events.chat(relay.name, msg.message))

@@ -63,8 +63,14 @@ class Harness:
         kwargs.setdefault("connected_at", self.clock())
         return entry.on_connect(connect_event(cid, **kwargs), self.service)
 
-    def send(self, cid: str, body: Any, **kwargs: Any) -> None:
-        entry.on_message(message_event(cid, body, **kwargs), self.service)
+    def send(self, cid: str, body: Any, **kwargs: Any) -> dict[str, Any]:
+        """Deliver one frame; returns the event so a test can deliver it again."""
+        event = message_event(cid, body, **kwargs)
+        entry.on_message(event, self.service)
+        return event
+
+    def redeliver(self, event: dict[str, Any]) -> None:
+        entry.on_message(event, self.service)
 
     def disconnect(self, cid: str) -> None:
         entry.on_disconnect(disconnect_event(cid), self.service)
