@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import dataclasses
 import logging
 import os
@@ -26,6 +27,7 @@ from localdev.settings import AWS_IDLE_TIMEOUT_S, AWS_MAX_CONNECTION_S, AWS_MAX_
 log = logging.getLogger("localdev")
 _PROJECT_DIR = Path(__file__).resolve().parent.parent
 # boto3 signs every request, even to loopback, so it needs some credentials and a region.
+_PR_SET_PDEATHSIG = 1
 _AWS_DEFAULTS = {"AWS_ACCESS_KEY_ID": "localdev", "AWS_SECRET_ACCESS_KEY": "localdev"}
 
 
@@ -63,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--max-connection-seconds", type=float,
                    default=_env("max_connection_seconds", AWS_MAX_CONNECTION_S, float),
                    help="hard cap on a connection's life, closed with 1001 (default 7200)")
+    p.add_argument("--disconnect-loss", type=float, default=_env("disconnect_loss", 0.0, float),
+                   help="fraction (0-1) of $disconnect events to drop, as AWS may (default 0)")
     p.add_argument("--schedule-interval", type=float, default=_env("schedule_interval", None, float),
                    help="run every schedule each SECONDS instead of on its rate()/cron()")
     p.add_argument("--no-schedules", action="store_true", default=_env("no_schedules", False, _flag),
@@ -76,8 +80,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         app_dir=a.app_dir.resolve(), host=a.host, port=a.port, chalice_stage=a.stage, api_stage=a.api_stage,
         ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, serial_per_connection=a.serial,
         max_message_bytes=a.max_message_bytes, idle_timeout_s=a.idle_timeout,
-        max_connection_s=a.max_connection_seconds, schedule_interval_s=a.schedule_interval,
-        schedules=not a.no_schedules, reload=not a.no_reload,
+        max_connection_s=a.max_connection_seconds, disconnect_loss=a.disconnect_loss,
+        schedule_interval_s=a.schedule_interval, schedules=not a.no_schedules, reload=not a.no_reload,
     )
 
 
@@ -130,8 +134,24 @@ async def serve(settings: Settings, sock: Any, redis_url: str, embedded: bool) -
     return 0
 
 
+def _stop_when_make_dies() -> None:
+    """Under ``make dev``, exit when make does, even if only make got the signal (an IDE's stop
+    button, ``timeout make dev``); an orphaned gateway would keep the port and Valkey alive.
+    Not done for other parents, so ``nohup python -m localdev &`` keeps running."""
+    parent = os.getppid()
+    try:
+        name = Path(f"/proc/{parent}/comm").read_text().strip()
+        if name in ("make", "gmake"):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # make died before prctl took effect
+                os.kill(os.getpid(), signal.SIGTERM)
+    except OSError:
+        pass  # not Linux
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    _stop_when_make_dies()
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:

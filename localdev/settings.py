@@ -29,6 +29,7 @@ class Settings:
     max_message_bytes: int = AWS_MAX_MESSAGE_BYTES
     idle_timeout_s: float = AWS_IDLE_TIMEOUT_S
     max_connection_s: float = AWS_MAX_CONNECTION_S
+    disconnect_loss: float = 0.0  # fraction of $disconnect events dropped, as AWS may drop them
     schedule_interval_s: float | None = None  # None: each schedule's own rate()/cron()
     schedules: bool = True
     reload: bool = True

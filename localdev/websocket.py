@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -156,6 +157,10 @@ async def _answer_no_route(gw: Gateway, conn: Connection, body: str) -> None:
 
 async def _disconnect(gw: Gateway, conn: Connection, code: int, reason: str) -> None:
     function = gw.loaded.websocket.get("$disconnect")
+    if random.random() < gw.settings.disconnect_loss:
+        # AWS delivers $disconnect on a best-effort basis; --disconnect-loss rehearses a miss.
+        event_line(conn.id, "$disconnect", None, "lost", None, f"{code} {reason} (dropped: --disconnect-loss)")
+        return
     if function is None:
         event_line(conn.id, "$disconnect", None, "-", None, f"{code} {reason}")
         return

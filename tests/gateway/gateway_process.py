@@ -23,8 +23,11 @@ ECHO_APP = Path(__file__).resolve().parent / "echo_app"
 
 
 class GatewayProcess:
-    def __init__(self, app_dir: Path, *args: str, redis_url: str | None = None) -> None:
+    def __init__(
+        self, app_dir: Path, *args: str, redis_url: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.app_dir = app_dir
+        self.extra_env = env or {}
         self.args = list(args)
         self.redis_url = redis_url
         self.port = free_port()
@@ -53,6 +56,7 @@ class GatewayProcess:
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         command = [sys.executable, "-m", "localdev", "--app-dir", str(self.app_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, *self.args], cwd=PROJECT_DIR, env=env, stdout=self._log_fd, stderr=subprocess.STDOUT,

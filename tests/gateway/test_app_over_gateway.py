@@ -1,0 +1,198 @@
+"""The real app (app.py + chalicelib/) behind the local gateway, driven by real WebSocket clients.
+
+Each test asserts on exactly what each client received, and on the Redis state the app left.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection
+
+from chalicelib.config import load_settings
+from chalicelib.keys import Keys
+from localdev.redis_server import free_port
+from tests.gateway.clients import abort, connect, nothing_received, recv_json, send, wait_for
+from tests.gateway.gateway_process import PROJECT_DIR, GatewayProcess
+
+KEYS = Keys("rvc")
+ICE = load_settings(os.environ).ice_servers
+OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
+ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}
+CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0"}
+
+
+@pytest.fixture(scope="module")
+def app_gateway(gateway_redis_url: str) -> Iterator[GatewayProcess]:
+    with GatewayProcess(PROJECT_DIR, "--no-schedules", "--no-reload", redis_url=gateway_redis_url) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def app_store(store: Any) -> Iterator[Any]:
+    yield store
+    # Let the last $disconnects land so the next test starts from an empty database.
+    deadline = time.monotonic() + 5
+    while store.hlen(KEYS.conns) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def matched(room: str, initiator: bool, peer: str) -> dict[str, Any]:
+    return {"event": "matched", "room_code": room, "initiator": initiator, "peer": {"name": peer}, "ice_servers": ICE}
+
+
+def gone_event(room: str) -> dict[str, Any]:
+    return {"event": "peer-disconnected", "room_code": room, "message": "Stranger has disconnected"}
+
+
+def pair(first: ClientConnection, second: ClientConnection, names: tuple[str, str] = ("Alice", "Bob")) -> str:
+    """Register both (first waits, second arrives), check both matched events; return the room."""
+    send(first, {"action": "register", "name": names[0]})
+    assert recv_json(first) == {"event": "queued", "status": "queued"}
+    send(second, {"action": "register", "name": names[1]})
+    first_match = recv_json(first)
+    room = str(first_match["room_code"])
+    assert first_match == matched(room, True, names[1])
+    assert recv_json(second) == matched(room, False, names[0])
+    return room
+
+
+def join(first: ClientConnection, second: ClientConnection, room: str) -> None:
+    send(first, {"action": "join", "room_code": room})
+    assert recv_json(first) == {"event": "verified", "room_code": room, "role": "initiator"}
+    send(second, {"action": "join", "room_code": room})
+    assert recv_json(second) == {"event": "verified", "room_code": room, "role": "responder"}
+
+
+def test_two_strangers_match_signal_chat_and_after_next_both_match_again(
+    app_gateway: GatewayProcess, app_store: Any
+) -> None:
+    with connect(app_gateway.ws_url) as alice, connect(app_gateway.ws_url) as bob:
+        room = pair(alice, bob)
+        join(alice, bob, room)
+        for sender, receiver, kind, data, name in [
+            (alice, bob, "offer", OFFER, "Alice"),
+            (bob, alice, "answer", ANSWER, "Bob"),
+            (alice, bob, "candidate", CANDIDATE, "Alice"),
+            (bob, alice, "candidate", CANDIDATE, "Bob"),
+        ]:
+            send(sender, {"action": "signal", "room_code": room, "type": kind, "data": data})
+            assert recv_json(receiver) == {"event": "signal", "room_code": room, "from": name, "type": kind, "data": data}
+        send(alice, {"action": "chat", "message": "hi Bob"})
+        to_bob = recv_json(bob)
+        send(bob, {"action": "chat", "message": "hi Alice"})
+        to_alice = recv_json(alice)
+        assert {k: v for k, v in to_bob.items() if k != "timestamp"} == {"event": "chat", "sender": "Alice", "message": "hi Bob"}
+        assert {k: v for k, v in to_alice.items() if k != "timestamp"} == {"event": "chat", "sender": "Bob", "message": "hi Alice"}
+        assert abs(to_bob["timestamp"] - time.time()) < 10
+
+        send(alice, {"action": "next"})
+        assert recv_json(bob) == gone_event(room)
+        assert recv_json(alice) == {"event": "queued", "status": "queued"}
+        send(bob, {"action": "next"})
+        again = recv_json(alice)
+        new_room = str(again["room_code"])
+        assert new_room != room
+        assert again == matched(new_room, True, "Bob")
+        assert recv_json(bob) == matched(new_room, False, "Alice")
+        assert nothing_received(alice) and nothing_received(bob)
+
+
+def test_a_waiting_third_client_is_matched_as_soon_as_a_partner_is_free(
+    app_gateway: GatewayProcess, app_store: Any
+) -> None:
+    with connect(app_gateway.ws_url) as a, connect(app_gateway.ws_url) as b, connect(app_gateway.ws_url) as c:
+        room = pair(a, b, ("Ann", "Ben"))
+        send(c, {"action": "register", "name": "Cy"})
+        assert recv_json(c) == {"event": "queued", "status": "queued"}
+        assert nothing_received(c, within=0.5)
+        started = time.monotonic()
+        send(a, {"action": "next"})
+        to_c = recv_json(c, timeout=2)
+        assert time.monotonic() - started < 1.0
+        new_room = str(to_c["room_code"])
+        assert to_c == matched(new_room, True, "Ann")
+        assert recv_json(a) == matched(new_room, False, "Cy")
+        assert recv_json(b) == gone_event(room)
+        assert nothing_received(a) and nothing_received(b) and nothing_received(c)
+
+
+def test_closing_a_socket_abruptly_tells_the_peer_and_clears_its_state(
+    app_gateway: GatewayProcess, app_store: Any
+) -> None:
+    with connect(app_gateway.ws_url) as alice, connect(app_gateway.ws_url) as bob:
+        room = pair(alice, bob)
+        join(alice, bob, room)
+        abort(alice)
+        assert recv_json(bob) == gone_event(room)
+        wait_for(lambda: app_store.hlen(KEYS.conns) == 1, what="the aborted connection's record to go")
+        assert app_store.hlen(KEYS.rooms) == 0 and app_store.hlen(KEYS.seats) == 0
+
+
+def test_a_message_over_128_kb_closes_only_that_socket_and_the_peer_is_told(
+    app_gateway: GatewayProcess, app_store: Any
+) -> None:
+    with connect(app_gateway.ws_url) as alice, connect(app_gateway.ws_url) as bob:
+        room = pair(alice, bob)
+        alice.send('{"action": "chat", "message": "' + "x" * (128 * 1024) + '"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            alice.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        assert recv_json(bob) == gone_event(room)
+        send(bob, {"action": "ping"})
+        assert recv_json(bob) == {"event": "pong"}
+
+
+def test_connect_is_refused_with_the_apps_503_when_redis_is_unreachable() -> None:
+    gateway = GatewayProcess(PROJECT_DIR, "--no-schedules", "--no-reload", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    with gateway, pytest.raises(InvalidStatus) as refused:
+        connect(gateway.ws_url)
+    assert refused.value.response.status_code == 503
+
+
+@pytest.fixture(scope="module")
+def lossy_gateway(gateway_redis_url: str) -> Iterator[GatewayProcess]:
+    """Every $disconnect lost, as AWS may lose one; the sweep runs every second."""
+    args = ("--disconnect-loss", "1", "--schedule-interval", "1", "--no-reload")
+    env = {"IDLE_TIMEOUT_SECONDS": "10"}
+    with GatewayProcess(PROJECT_DIR, *args, redis_url=gateway_redis_url, env=env) as gateway:
+        yield gateway
+
+
+def test_posting_to_a_closed_connection_gets_gone_and_the_app_cleans_it_up(
+    lossy_gateway: GatewayProcess, store: Any
+) -> None:
+    with connect(lossy_gateway.ws_url) as alice, connect(lossy_gateway.ws_url) as bob:
+        room = pair(alice, bob)
+        join(alice, bob, room)
+        bob.close()
+        wait_for(lambda: "dropped: --disconnect-loss" in lossy_gateway.output(), what="the lost $disconnect")
+        assert store.hlen(KEYS.conns) == 2  # the app has not heard that Bob left
+        send(alice, {"action": "chat", "message": "still there?"})
+        assert recv_json(alice) == gone_event(room)  # the post to Bob got 410; Bob was cleaned up
+        assert store.hlen(KEYS.conns) == 1 and store.hlen(KEYS.seats) == 0 and store.hlen(KEYS.rooms) == 0
+
+
+def test_the_scheduled_sweep_evicts_a_connection_whose_disconnect_was_lost(
+    lossy_gateway: GatewayProcess, store: Any
+) -> None:
+    with connect(lossy_gateway.ws_url) as alice, connect(lossy_gateway.ws_url) as bob:
+        room = pair(alice, bob)
+        join(alice, bob, room)
+        abort(bob)
+        deadline = time.monotonic() + 20
+        received = None
+        while received is None and time.monotonic() < deadline:
+            send(alice, {"action": "ping"})  # Alice stays alive; Bob's liveness runs out
+            event = recv_json(alice)
+            if event != {"event": "pong"}:
+                received = event
+            time.sleep(1)
+        assert received == gone_event(room)
+        assert store.hlen(KEYS.conns) == 1
+    assert "schedule          sweep" in lossy_gateway.output()
