@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = os.environ.get("REDIS_URL", "")
     try:
         if not redis_url:
-            redis = RedisServer().start()
+            redis = RedisServer(own_session=True).start()
             redis_url = redis.url
         return asyncio.run(serve(settings, sock, redis_url, embedded=redis is not None))
     except KeyboardInterrupt:

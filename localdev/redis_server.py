@@ -63,8 +63,12 @@ class RedisServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         extra_args: list[str] | None = None,
+        own_session: bool = False,
     ) -> None:
+        """``own_session`` keeps a terminal's Ctrl-C from reaching the server directly, so its
+        owner can still use it while shutting down (``make dev`` runs $disconnect handlers)."""
         self.host = host
+        self.own_session = own_session
         self.port = port or free_port(host)
         self.extra_args = extra_args or []
         self._process: subprocess.Popen[bytes] | None = None
@@ -88,7 +92,11 @@ class RedisServer:
             *self.extra_args,
         ]
         self._process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=self.own_session,
         )
         self._wait_ready(timeout)
         return self

@@ -60,7 +60,7 @@ class GatewayProcess:
         command = [sys.executable, "-m", "localdev", "--app-dir", str(self.app_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, *self.args], cwd=PROJECT_DIR, env=env, stdout=self._log_fd, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while "Local API Gateway for" not in self.output():
@@ -73,10 +73,10 @@ class GatewayProcess:
         return self
 
     def interrupt(self, timeout: float = 15.0) -> int:
-        """Ctrl-C, as a developer would; returns the exit code."""
+        """Ctrl-C as a terminal sends it, to the whole process group; returns the exit code."""
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
