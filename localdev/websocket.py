@@ -53,7 +53,12 @@ async def serve_websocket(gw: Gateway, request: web.Request) -> web.StreamRespon
         event_line(conn.id, "$connect", None, outcome.status, outcome.latency_ms)
         if not 200 <= outcome.status_code < 300:
             return _handshake_refusal(outcome.status_code, outcome.result)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except (ConnectionError, RuntimeError):
+        # The client left while $connect ran; the app recorded it, so let it forget it.
+        gw.spawn(_disconnect(gw, conn, *close_status.ABNORMAL))
+        return ws
     gw.connections[conn.id] = conn
     try:
         await _read_loop(gw, conn)

@@ -43,7 +43,7 @@ def test_a_message_of_exactly_128_kb_is_delivered(echo_gateway: GatewayProcess, 
 
 @pytest.fixture(scope="module")
 def short_limits_gateway(gateway_redis_url: str) -> Iterator[GatewayProcess]:
-    args = ("--idle-timeout", "1", "--max-connection-seconds", "2.5", "--no-schedules", "--no-reload")
+    args = ("--idle-timeout", "1", "--max-connection-seconds", "4", "--no-schedules", "--no-reload")
     with GatewayProcess(ECHO_APP, *args, redis_url=gateway_redis_url) as gateway:
         yield gateway
 
@@ -57,7 +57,7 @@ def test_an_idle_connection_is_closed_with_1001_going_away(short_limits_gateway:
         waited = time.monotonic() - started
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "Going away")
-    assert 0.8 < waited < 2.0
+    assert 0.8 < waited < 3.0  # the idle timeout, well before the 4 s cap
     wait_for(lambda: me in store.lrange("disconnected", 0, -1), what="$disconnect")
     assert recorded(store, me)[-1]["requestContext"]["disconnectStatusCode"] == 1001
 
@@ -68,7 +68,7 @@ def test_client_pings_do_not_keep_a_connection_alive_but_messages_do(
     with connect(short_limits_gateway.ws_url, ping_interval=0.2) as pinged, pytest.raises(ConnectionClosed):
         pinged.recv(timeout=5)
     with connect(short_limits_gateway.ws_url, ping_interval=None) as chatty:
-        for _ in range(4):
+        for _ in range(5):
             time.sleep(0.5)
             send(chatty, {"action": "echo"})
             recv_json(chatty)
@@ -85,4 +85,4 @@ def test_a_busy_connection_is_still_closed_at_the_connection_cap(
                 recv_json(ws)
                 time.sleep(0.3)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-    assert 2.0 < time.monotonic() - started < 3.5
+    assert 3.5 < time.monotonic() - started < 6.0
