@@ -1,0 +1,223 @@
+"""Random sequences of every protocol action, through the real handlers and Redis, against a model.
+
+After every step the Redis invariants hold and every connection has received exactly the events
+the reference model (``tests/support/model.py``) predicts, in order.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from chalicelib import entry, sweep
+from chalicelib.keys import Keys
+from chalicelib.service import build
+from tests.support import invariants
+from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
+from tests.support.harness import FakeClock, RecordingSender
+from tests.support.model import Conn, Model
+
+MAX_CONNECTIONS = 8
+EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "100"))
+STEPS = int(os.environ.get("MODEL_STEPS", "50"))
+NAMES = st.sampled_from([None, "alice", "  Bob  ", "x" * 32])
+ROOM_CHOICE = st.sampled_from(["own", "own", "own", "other", "garbage"])
+PAYLOADS = {"offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answer", "sdp": "v=0 a"}, "candidate": None}
+
+
+def normalise(event: dict[str, Any]) -> dict[str, Any]:
+    if event["event"] == "error":
+        return {"event": "error", "code": event["code"]}
+    drop = {"peer-disconnected": {"message"}, "chat": {"timestamp"}, "matched": {"ice_servers"}}.get(event["event"], set())
+    return {k: v for k, v in event.items() if k not in drop}
+
+
+class ProtocolMachine(RuleBasedStateMachine):
+    redis_url: str = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        self.client.flushall()
+        self.keys = Keys("rvc")
+        self.clock = FakeClock()
+        self.sender = RecordingSender()
+        from chalicelib.config import load_settings
+
+        config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]"})
+        self.service = build(config, sender=self.sender, clock=self.clock)
+        self.model = Model(now=self.clock())
+        self.codes: dict[int, str] = {}  # model room -> real room code, learned on delivery
+
+    def teardown(self) -> None:
+        self.client.flushall()
+        self.client.close()
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def actors(self) -> list[str]:
+        return [c.cid for c in self.model.conns.values() if not c.gone and not c.closed]
+
+    def pick(self, index: int) -> str:
+        actors = self.actors()
+        return actors[index % len(actors)]
+
+    def room_code(self, room: int | None) -> str:
+        return self.codes.get(room, "not-a-room-code-at-all") if room is not None else "not-a-room-code-at-all"
+
+    def choose_room(self, cid: str, choice: str) -> int | None:
+        own = self.model.conns[cid].room
+        if choice == "own":
+            return own
+        if choice == "other":
+            others = [room for room in self.model.rooms if room != own and room in self.codes]
+            return others[0] if others else None
+        return None
+
+    def deliver(self, cid: str, body: dict[str, Any]) -> None:
+        entry.on_message(message_event(cid, body), self.service)
+
+    # ---- rules ------------------------------------------------------------------------------
+    @precondition(lambda self: len(self.model.conns) < MAX_CONNECTIONS)
+    @rule()
+    def connect(self) -> None:
+        cid = new_connection_id()
+        assert entry.on_connect(connect_event(cid, connected_at=self.clock()), self.service) == {"statusCode": 200}
+        now = self.clock()
+        self.model.conns[cid] = Conn(cid, at=now, deadline=min(now + 7_200_000, now + 600_000))
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), name=NAMES)
+    def register(self, who: int, name: str | None) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "register"} if name is None else {"action": "register", "name": name})
+        self.model.seek(cid, "register", " ".join(name.split()) if name else "Stranger")
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def next(self, who: int) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "next"})
+        self.model.seek(cid, "next", "")
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def leave(self, who: int) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "leave"})
+        self.model.leave(cid)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def ping(self, who: int) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "ping"})
+        self.model.ping(cid)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), choice=ROOM_CHOICE)
+    def join(self, who: int, choice: str) -> None:
+        cid = self.pick(who)
+        room = self.choose_room(cid, choice)
+        self.deliver(cid, {"action": "join", "room_code": self.room_code(room)})
+        self.model.join(cid, room)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), choice=ROOM_CHOICE, kind=st.sampled_from(["offer", "answer", "candidate"]))
+    def signal(self, who: int, choice: str, kind: str) -> None:
+        cid = self.pick(who)
+        room = self.choose_room(cid, choice)
+        body = {"action": "signal", "room_code": self.room_code(room), "type": kind, "data": PAYLOADS[kind]}
+        self.deliver(cid, body)
+        self.model.signal(cid, room, kind, PAYLOADS[kind])
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), message=st.sampled_from(["hi", "<img src=x onerror=alert(1)>", "ünï ☃"]))
+    def chat(self, who: int, message: str) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "chat", "message": message})
+        self.model.chat(cid, message)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def disconnect(self, who: int) -> None:
+        cid = self.pick(who)
+        self.sender.gone.add(cid)
+        entry.on_disconnect(disconnect_event(cid), self.service)
+        self.model.disconnect(cid)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def vanish(self, who: int) -> None:
+        """The socket dies and $disconnect never comes: posts to it now answer 410."""
+        cid = self.pick(who)
+        self.sender.gone.add(cid)
+        self.model.conns[cid].gone = True
+
+    @rule(seconds=st.sampled_from([1, 30, 200, 301, 601, 3600]))
+    def advance_clock(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+        self.model.now = self.clock()
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def one_stranger_goes_quiet_then_the_sweep_runs(self, who: int) -> None:
+        """Everyone else keeps pinging; the quiet one passes the idle timeout and is swept."""
+        seated = [cid for cid in self.actors() if self.model.conns[cid].room is not None]
+        quiet = seated[who % len(seated)] if seated else self.pick(who)
+        self.advance_clock(350)
+        for cid in self.actors():
+            if cid != quiet:
+                self.ping(self.actors().index(cid))
+        self.advance_clock(300)
+        self.run_sweep()
+
+    @rule()
+    def run_sweep(self) -> None:
+        sweep.run(self.service, clock=self.clock, window_seconds=0)
+        self.model.sweep()
+
+    # ---- checks -----------------------------------------------------------------------------
+    @invariant()
+    def redis_invariants_hold(self) -> None:
+        invariants.check(self.client, self.keys)
+
+    @invariant()
+    def every_connection_received_exactly_what_the_model_predicts(self) -> None:
+        for cid in self.model.conns:
+            actual = [normalise(e) for e in self.sender.received(cid)]
+            expected = self.model.expected.get(cid, [])
+            assert len(actual) == len(expected), f"{cid}: got {actual}, expected {expected}"
+            for got, want in zip(actual, expected, strict=True):
+                want = dict(want)
+                if isinstance(want.get("room_code"), tuple):
+                    room = want["room_code"][1]
+                    self.codes.setdefault(room, got.get("room_code", ""))
+                    want["room_code"] = self.codes[room]
+                assert got == want, f"{cid}: got {got}, expected {want}"
+
+    @invariant()
+    def server_and_model_agree_on_who_waits_and_who_talks(self) -> None:
+        state = invariants.snapshot(self.client, self.keys)
+        assert set(state["queue"]) == set(self.model.queue)
+        assert {cid for cid, c in self.model.conns.items() if c.room is not None} == set(state["seats"])
+        assert {cid for cid, c in self.model.conns.items() if c.connected} == set(state["conns"])
+
+
+@pytest.mark.timeout(600)
+def test_random_action_sequences_match_the_reference_model(redis_server):
+    ProtocolMachine.redis_url = redis_server.url
+    run_state_machine_as_test(
+        ProtocolMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
