@@ -171,7 +171,10 @@ def load_app(
         raise LoadError(f"Unable to import app.py from {app_dir}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(app, Chalice):
         raise LoadError(f"app.app in {app_dir} is a {type(app).__name__}, not a Chalice app")
-    validate_feature_flags(app)
+    try:
+        validate_feature_flags(app)  # as chalice deploy would: WEBSOCKETS needs its opt-in
+    except Exception as exc:
+        raise LoadError(str(exc)) from exc
     _make_request_local(app)
     _point_chalice_sender_here(app, environment(stage)["MANAGEMENT_API_URL"])
     config = Config(

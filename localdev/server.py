@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localdev.app_loader import LoadedApp, LoadError, load_app
+from localdev.app_loader import LoadedApp, load_app
 from localdev.connections import GOING_AWAY, Connection
 from localdev.events import Api
 from localdev.invoker import Invoker
@@ -108,7 +108,7 @@ class Gateway:
         """Swap in a fresh import; on failure keep serving the previous one, like a failed deploy."""
         try:
             loaded = await asyncio.to_thread(self.load)
-        except (LoadError, Exception) as exc:
+        except Exception as exc:  # any import error: keep the old version serving
             log.error("Reload after %s changed failed; still serving the previous version:\n%s",
                       ", ".join(changed), exc)
             return
