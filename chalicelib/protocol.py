@@ -7,6 +7,7 @@ Models are strict (no "5" for 5) and forbid extra fields, so a client cannot smu
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -15,6 +16,11 @@ from .errors import ClientError
 
 NAME_MAX = 32
 ROOM_CODE_MAX = 64
+
+
+def _unsafe(text: str, allowed: str) -> bool:
+    """Control characters and lone surrogates: invisible at best, unencodable at worst."""
+    return any(unicodedata.category(ch) in {"Cc", "Cs"} and ch not in allowed for ch in text)
 
 
 class _Message(BaseModel):
@@ -31,8 +37,8 @@ class Register(_Message):
         if value is None:
             return None
         value = " ".join(value.split())
-        if any(not ch.isprintable() for ch in value):
-            raise ValueError("name must contain printable characters only")
+        if _unsafe(value, allowed=""):
+            raise ValueError("name must not contain control characters")
         if len(value) > NAME_MAX:
             raise ValueError(f"name must be at most {NAME_MAX} characters")
         return value or None
@@ -53,6 +59,13 @@ class Signal(_Message):
 class Chat(_Message):
     action: Literal["chat"]
     message: str
+
+    @field_validator("message")
+    @classmethod
+    def _no_controls(cls, value: str) -> str:
+        if _unsafe(value, allowed="\n\t"):
+            raise ValueError("message must not contain control characters")
+        return value
 
 
 class Next(_Message):

@@ -32,6 +32,7 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("invalid_field", "Chat messages cannot be empty.")
     if len(msg.message) > limit:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
+
     relay = ctx.service.store.relay(ctx.connection_id, message_id=ctx.message_id)
     if relay.status == "duplicate":
         return
