@@ -1,0 +1,196 @@
+"""Helpers for the browser tests: the local gateway as a child process, and page-side probes.
+
+The gateway runs as ``python -m localdev`` in a subprocess, exactly as ``make dev`` runs it,
+because it imports the app as the module ``app`` and sets environment variables that the unit
+tests in this same pytest session must not see.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+# _die_with_parent: if pytest itself is killed, the gateway must not outlive it.
+from localdev.redis_server import _die_with_parent, free_port
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
+CHROMIUM_ARGS = [
+    # A synthetic camera and microphone, granted without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    # Containers and CI: no user namespace sandbox, no GPU.
+    "--no-sandbox",
+    "--disable-gpu",
+    # The test network is closed: keep Chromium from phoning home and waiting on timeouts.
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Two pages on one machine: let ICE use loopback when it is the only interface (some CI).
+    "--allow-loopback-in-peer-connection",
+]
+
+# Sum of framesDecoded over the inbound video streams of the page's RTCPeerConnection.
+FRAMES_DECODED = """async () => {
+  const pc = window.__rvc.pc();
+  if (!pc) return 0;
+  let frames = 0;
+  (await pc.getStats()).forEach((report) => {
+    if (report.type === 'inbound-rtp' && report.kind === 'video') frames += report.framesDecoded || 0;
+  });
+  return frames;
+}"""
+
+
+def find_chromium() -> str | None:
+    """The Chromium binary (CHROMIUM_PATH wins), or None when there is none."""
+    configured = os.environ.get("CHROMIUM_PATH")
+    for candidate in ([configured] if configured else []) + list(CHROMIUM_CANDIDATES):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+class Gateway:
+    """``python -m localdev`` on a free port, against a given Redis, with no STUN servers."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.port = free_port()
+        self._log = tempfile.NamedTemporaryFile(prefix="localdev-browser-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 30.0) -> Gateway:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALDEV_")}
+        for name in ("MANAGEMENT_API_URL", "WEBSOCKET_URL"):
+            env.pop(name, None)
+        env.update(
+            REDIS_URL=self.redis_url,
+            # Host candidates are enough between two pages on one machine; no lookups leave it.
+            ICE_SERVERS="[]",
+            PYTHONUNBUFFERED="1",
+        )
+        # No reloader and no minute-by-minute sweep: neither has a part in these tests.
+        command = [
+            sys.executable,
+            "-m",
+            "localdev",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-reload",
+            "--no-schedules",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with {self.process.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the gateway did not answer within {timeout} s:\n{self.output()}")
+            time.sleep(0.1)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "config", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ctrl-C, as a developer would: sockets close with 1001 and $disconnect runs."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def output(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+def start_chat(page: Page, name: str | None = None) -> None:
+    """Type an optional display name and press Start."""
+    if name:
+        page.fill("#name-input", name)
+    page.click("#start")
+
+
+def wait_connected(page: Page, timeout_ms: float = 45_000) -> None:
+    """Wait until the page's RTCPeerConnection is connected."""
+    page.wait_for_function(
+        "() => window.__rvc.pc() !== null && window.__rvc.pc().connectionState === 'connected'",
+        polling=200,
+        timeout=timeout_ms,
+    )
+
+
+def wait_remote_video_plays(page: Page, timeout_ms: float = 45_000) -> None:
+    """Wait until real frames arrive: framesDecoded grows, and the <video> shows moving pictures."""
+    page.wait_for_function(f"async () => (await ({FRAMES_DECODED})()) > 0", polling=250, timeout=timeout_ms)
+    first = page.evaluate(FRAMES_DECODED)
+    page.wait_for_function(
+        f"async (base) => (await ({FRAMES_DECODED})()) >= base + 10", arg=first, polling=250, timeout=timeout_ms
+    )
+    started = page.evaluate("() => document.getElementById('remote-video').currentTime")
+    page.wait_for_function(
+        """(t0) => {
+          const video = document.getElementById('remote-video');
+          return video.videoWidth > 0 && video.videoHeight > 0 && video.currentTime > t0 + 0.2;
+        }""",
+        arg=started,
+        polling=250,
+        timeout=timeout_ms,
+    )
+
+
+def chat_texts(page: Page, who: str) -> list[str]:
+    """The texts of the chat messages from ``who`` ('me', 'peer' or 'system')."""
+    selector = f"#chat-log .msg-{who} .msg-text" if who != "system" else "#chat-log .msg-system"
+    return page.locator(selector).all_text_contents()
+
+
+def send_chat(page: Page, text: str) -> None:
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,69 @@
+"""The page keeps going when the WebSocket drops or the server forgets it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from playwright.sync_api import Page, expect
+
+from localdev.redis_server import RedisServer
+from tests.browser.conftest import Pages
+from tests.browser.support import screenshot, send_chat, start_chat, wait_connected
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def status(page: Page):
+    return expect(page.locator("#status"))
+
+
+def pair(pages: Pages) -> tuple[Page, Page]:
+    a = pages.open("Ana")
+    start_chat(a, "Ana")
+    status(a).to_contain_text("Looking for someone")
+    b = pages.open("Bo")
+    start_chat(b, "Bo")
+    status(a).to_contain_text("Connected to Bo")
+    status(b).to_contain_text("Connected to Ana")
+    wait_connected(a)
+    wait_connected(b)
+    return a, b
+
+
+def test_dropped_socket_ends_the_chat_says_so_and_searches_again_after_reconnecting(pages: Pages):
+    pages.allow_errors(r"WebSocket connection to .* failed")  # while the gateway is down
+    a, b = pair(pages)
+
+    pages.gateway.stop()  # every socket closes with 1001 Going away
+    for page in (a, b):
+        status(page).to_contain_text("Connection lost")
+        expect(page.locator("#chat-log .msg-system").last).to_have_text("Connection lost. The chat has ended.")
+        assert page.evaluate("() => window.__rvc.pc()") is None
+    screenshot(a, "connection-lost-ana.png")
+
+    pages.gateway.start()  # same port: the pages retry with back-off and register again
+    status(a).to_contain_text("Connected to Bo", timeout=60_000)
+    status(b).to_contain_text("Connected to Ana", timeout=60_000)
+    wait_connected(a)
+    wait_connected(b)
+    send_chat(a, "we are back")
+    expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["we are back"])
+
+
+def test_server_that_forgot_the_connection_makes_the_page_reconnect_and_register_again(
+    pages: Pages, redis_server: RedisServer
+):
+    a, b = pair(pages)
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()  # the server loses every connection record, as after a cache failover
+    client.close()
+
+    send_chat(a, "anyone there?")  # answered with error not_connected
+    status(a).to_contain_text("Looking for someone")
+    send_chat(b, "hello?")
+    status(a).to_contain_text("Connected to Bo")
+    status(b).to_contain_text("Connected to Ana")
+    wait_connected(a)
+    wait_connected(b)
+    send_chat(b, "found you again")
+    expect(a.locator("#chat-log .msg-peer .msg-text")).to_have_text(["found you again"])
