@@ -36,6 +36,12 @@ def health():
     return Response(body=body, status_code=status)
 
 
+@app.route("/stats")
+def stats():
+    body, status = entry.stats()
+    return Response(body=body, status_code=status, headers={"Cache-Control": "max-age=5"})
+
+
 @app.route("/config")
 def client_config():
     return entry.client_config(app.current_request.to_dict())

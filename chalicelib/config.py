@@ -13,9 +13,20 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{"urls": ["stun:stun.l.google.com:19302"]}]
+DEFAULT_STUN_URLS = ["stun:stun.l.google.com:19302"]
+DEFAULT_RATES: dict[str, tuple[float, float]] = {
+    # family: (burst, sustained per second). Signalling bursts for ICE candidates; chat and
+    # register/next/resume ("seek") are stricter; "abuse" drains on every refusal and closes
+    # the connection when empty.
+    "signal": (60, 20),
+    "chat": (5, 1),
+    "typing": (10, 2),
+    "seek": (5, 0.5),
+    "misc": (20, 5),
+    "abuse": (20, 1),
+}
 
 
 class ConfigError(RuntimeError):
@@ -32,15 +43,32 @@ class Settings(BaseModel):
     management_api_url: str | None = None
     websocket_url: str | None = None
     log_level: str = "INFO"
-    ice_servers: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
+    ice_servers: list[dict[str, Any]] | None = None
+    stun_urls: list[str] = Field(default_factory=lambda: list(DEFAULT_STUN_URLS))
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str | None = Field(default=None, min_length=16)
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     max_message_bytes: int = Field(default=32_768, ge=1024, le=131_072)
     max_chat_chars: int = Field(default=1000, ge=1, le=10_000)
     idle_timeout_seconds: int = Field(default=600, ge=10, le=7200)
     connection_ttl_seconds: int = Field(default=7200, ge=60, le=7200)
     dedup_window_seconds: int = Field(default=60, ge=1, le=3600)
     match_scan_limit: int = Field(default=32, ge=1, le=1000)
+    interest_fallback_seconds: float = Field(default=10, ge=0, le=3600)
+    repeat_block_seconds: int = Field(default=300, ge=0, le=7200)
+    resume_grace_seconds: int = Field(default=15, ge=0, le=600)
+    rate_limits: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_RATES))
+    max_connections_per_ip: int = Field(default=10, ge=1, le=100_000)
+    connections_per_ip_per_minute: int = Field(default=30, ge=1, le=100_000)
+    allowed_origins: list[str] = Field(default_factory=list)
+    report_threshold: int = Field(default=3, ge=1, le=1000)
+    report_window_seconds: int = Field(default=3600, ge=60, le=30 * 86_400)
+    ban_seconds: int = Field(default=86_400, ge=60, le=365 * 86_400)
+    report_block_seconds: int = Field(default=86_400, ge=60, le=365 * 86_400)
+    metrics_enabled: bool = True
+    metrics_namespace: str = "RandomChat"
     sweep_batch: int = Field(default=500, ge=1, le=10_000)
-    sweep_window_seconds: float = Field(default=0.0, ge=0, le=55)
+    sweep_window_seconds: float = Field(default=50.0, ge=0, le=55)
     service_name: str = "randomchat"
     aws_region: str = "us-east-1"
 
@@ -75,14 +103,40 @@ class Settings(BaseModel):
 
     @field_validator("ice_servers")
     @classmethod
-    def _ice(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for server in value:
+    def _ice(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        for server in value or []:
             if "urls" not in server:
                 raise ValueError("every ICE server needs 'urls'")
         return value
 
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        merged = {**DEFAULT_RATES, **value}
+        unknown = set(merged) - set(DEFAULT_RATES)
+        if unknown:
+            raise ValueError(f"unknown families {sorted(unknown)}; known: {sorted(DEFAULT_RATES)}")
+        for family, (burst, per_second) in merged.items():
+            if burst < 1 or per_second <= 0:
+                raise ValueError(f"{family} needs burst >= 1 and a positive rate")
+        return merged
+
+    @model_validator(mode="after")
+    def _turn_pairs(self) -> Settings:
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            raise ValueError("TURN_URLS and TURN_SECRET must be set together")
+        return self
+
+    def static_ice_servers(self) -> list[dict[str, Any]]:
+        """ICE_SERVERS when given, else the STUN URLs; TURN credentials are added per connection."""
+        if self.ice_servers is not None:
+            return self.ice_servers
+        return [{"urls": self.stun_urls}] if self.stun_urls else []
+
 
 _FIELDS = {name.upper(): name for name in Settings.model_fields}
+JSON_FIELDS: dict[str, Any] = {"ice_servers": [], "rate_limits": {}}
+LIST_FIELDS = {"stun_urls", "turn_urls", "allowed_origins"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,17 +151,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if var not in env or field == "aws_region":
             continue
         value: Any = env[var]
-        if field == "ice_servers":
+        if field in JSON_FIELDS:
             try:
-                value = json.loads(value) if value.strip() else []
+                value = json.loads(value) if value.strip() else JSON_FIELDS[field]
             except ValueError as exc:
-                raise ConfigError(f"ICE_SERVERS is not valid JSON: {exc}") from None
+                raise ConfigError(f"{var} is not valid JSON: {exc}") from None
+        elif field in LIST_FIELDS:
+            value = [item.strip() for item in value.split(",") if item.strip()]
         raw[field] = value
     try:
         return Settings(**raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors(include_url=False)
+            f"{str(err['loc'][0]).upper() if err['loc'] else 'settings'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
         )
         raise ConfigError(f"Invalid configuration: {problems}") from None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import statistics
 from typing import Any
 
 from . import protocol
@@ -16,6 +17,7 @@ from .delivery import Outbox
 from .errors import ClientError, error_event
 from .handlers import HANDLERS
 from .handlers.context import Context
+from .metrics import Metrics
 from .service import Service, default
 from .store import Unavailable, now_ms
 from .sweep import SweepStats, run
@@ -26,9 +28,10 @@ USER_AGENT_MAX = 256
 
 
 def _header(headers: dict[str, Any] | None, name: str) -> str:
+    """A header's value as valid UTF-8 text (lone surrogates replaced), or ''."""
     for key, value in (headers or {}).items():
-        if key.lower() == name.lower():
-            return str(value)
+        if str(key).lower() == name.lower():
+            return str(value).encode("utf-8", "replace").decode("utf-8")
     return ""
 
 
@@ -47,13 +50,24 @@ def _body(event: dict[str, Any]) -> str | None:
         return None
 
 
+CONNECT_STATUS = {"ok": 200, "banned": 403, "too_many": 429}
+
+
 def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
-    """Record the connection; 503 rejects the handshake when state cannot be stored."""
+    """Admit or refuse the connection and record it.
+
+    403: banned address or an Origin outside ``ALLOWED_ORIGINS``; 429: too many new or open
+    connections from the address; 503: state cannot be stored, so no half-made connection.
+    """
     service = service or default()
     ctx = event["requestContext"]
     cid = ctx["connectionId"]
+    allowed = service.settings.allowed_origins
+    if allowed and _header(event.get("headers"), "Origin") not in allowed:
+        log.info("$connect %s refused: origin not allowed", cid)
+        return {"statusCode": 403}
     try:
-        service.store.connect(
+        status = service.store.connect(
             cid,
             ip=str((ctx.get("identity") or {}).get("sourceIp", "")),
             user_agent=_header(event.get("headers"), "User-Agent")[:USER_AGENT_MAX],
@@ -63,7 +77,20 @@ def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[st
     except Unavailable as exc:
         log.error("$connect %s rejected: %s", cid, exc)
         return {"statusCode": 503}
-    return {"statusCode": 200}
+    except Exception:
+        log.exception("$connect %s crashed", cid)
+        return {"statusCode": 500}
+    if status != "ok":
+        log.info("$connect %s refused: %s", cid, status)
+        metrics = _metrics(service)
+        metrics.count(f"ConnectRefused.{status}")
+        metrics.flush()
+    return {"statusCode": CONNECT_STATUS[status]}
+
+
+def _metrics(service: Service) -> Metrics:
+    config = service.settings
+    return Metrics(config.metrics_namespace, config.service_name, config.metrics_enabled)
 
 
 def on_message(event: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
@@ -72,37 +99,46 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
     request = event["requestContext"]
     cid = request["connectionId"]
     outbox = Outbox(service, _endpoint(service, event))
+    metrics = _metrics(service)
     action = "?"
     try:
         message = protocol.parse(_body(event), service.settings.max_message_bytes)
         action = message.action
-        context = Context(service, cid, outbox, str(request.get("messageId") or ""))
+        context = Context(service, cid, outbox, str(request.get("messageId") or ""), metrics)
         HANDLERS[action](context, message)
     except ClientError as exc:
         log.info("%s %s refused: %s", cid, action, exc.code)
-        _reply_error(service, outbox, cid, error_event(exc.code, exc.message))
+        metrics.error(exc.code)
+        _reply_error(outbox, cid, exc.event())
+        if exc.close:
+            log.warning("%s closed for sustained abuse", cid)
+            metrics.count("AbuseClosed")
+            outbox.close(cid)
     except Unavailable as exc:
         log.error("%s %s failed: %s", cid, action, exc)
-        _reply_error(service, outbox, cid, error_event("unavailable"))
+        metrics.error("unavailable")
+        _reply_error(outbox, cid, error_event("unavailable"))
     except Exception:
         log.exception("%s %s crashed", cid, action)
-        _reply_error(service, outbox, cid, error_event("internal"))
+        metrics.error("internal")
+        _reply_error(outbox, cid, error_event("internal"))
+    metrics.flush()
     return {"statusCode": 200}
 
 
-def _reply_error(service: Service, outbox: Outbox, cid: str, event: dict[str, Any]) -> None:
+def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any]) -> None:
     # Straight to the sender, no cleanup on 410: the error path must not need Redis.
-    outbox.sent += 1
-    service.sender.post(outbox.endpoint, cid, event)
+    outbox.post(cid, event)
 
 
 def on_disconnect(event: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
-    """Delete the connection's state and tell its peer; a failure here is left to the sweep."""
+    """Delete the connection's state; its seat in a room is held for the resume grace period
+    and its peer told. A failure here is left to the sweep."""
     service = service or default()
     cid = event["requestContext"]["connectionId"]
     outbox = Outbox(service, _endpoint(service, event))
     try:
-        outbox.tell(service.store.disconnect(cid))
+        outbox.tell(service.store.disconnect(cid, hold=True))
     except Unavailable as exc:
         log.error("$disconnect %s not recorded, the sweep will evict it: %s", cid, exc)
     return {"statusCode": 200}
@@ -115,6 +151,25 @@ def on_schedule(service: Service | None = None) -> SweepStats:
     except Unavailable as exc:
         log.error("sweep skipped: %s", exc)
         return SweepStats()
+
+
+def stats(service: Service | None = None) -> tuple[dict[str, Any], int]:
+    """People waiting and chatting, matches and median wait over the last minute: one read."""
+    service = service or default()
+    try:
+        raw = service.store.stats()
+    except Unavailable as exc:
+        log.error("stats failed: %s", exc)
+        return {"error": "unavailable"}, 503
+    waits = raw["waits"]
+    return {
+        "online": raw["online"],
+        "waiting": raw["waiting"],
+        "chatting": raw["chatting"] * 2,
+        "chats_in_progress": raw["chatting"],
+        "matches_last_minute": len(waits),
+        "median_wait_ms": statistics.median(waits) if waits else None,
+    }, 200
 
 
 def health(service: Service | None = None) -> tuple[dict[str, Any], int]:

@@ -16,6 +16,9 @@ MESSAGES: dict[str, str] = {
     "wrong_room": "That room code is not your current room.",
     "not_joined": "Send 'join' for your room before signalling.",
     "wrong_role": "Only the initiator sends 'offer' and only the responder sends 'answer'.",
+    "peer_reconnecting": "Your stranger is reconnecting; try again in a moment.",
+    "invalid_token": "That resume token is unknown, used, or expired.",
+    "rate_limited": "Too many messages; slow down.",
     "unavailable": "The service is temporarily unavailable; try again shortly.",
     "internal": "Something went wrong on our side.",
 }
@@ -24,11 +27,16 @@ MESSAGES: dict[str, str] = {
 class ClientError(Exception):
     """Raised inside a handler to answer the sender with one error event and change nothing."""
 
-    def __init__(self, code: str, message: str | None = None) -> None:
+    def __init__(self, code: str, message: str | None = None, *, close: bool = False, **extra: Any) -> None:
         super().__init__(code)
         self.code = code
         self.message = message or MESSAGES[code]
+        self.close = close  # sustained abuse: close the connection after answering
+        self.extra = extra
+
+    def event(self) -> dict[str, Any]:
+        return error_event(self.code, self.message, **self.extra)
 
 
-def error_event(code: str, message: str | None = None) -> dict[str, Any]:
-    return {"event": "error", "code": code, "message": message or MESSAGES[code]}
+def error_event(code: str, message: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"event": "error", "code": code, "message": message or MESSAGES[code], **extra}

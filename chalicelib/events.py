@@ -1,7 +1,7 @@
 """Builders for every event the server sends; each carries an ``event`` field.
 
-Events never contain a connection id or an IP address: the peer is known only by the display
-name it chose and its role in the room.
+Events never contain another connection's id or any IP address: the peer is known only by the
+display name it chose and its role in the room.
 """
 
 from __future__ import annotations
@@ -14,13 +14,36 @@ def queued(already: bool) -> dict[str, Any]:
     return {"event": "queued", "status": "exists" if already else "queued"}
 
 
-def matched(room: str, initiator: bool, peer_name: str, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
+def matched(
+    room: str,
+    initiator: bool,
+    peer_name: str,
+    ice_servers: list[dict[str, Any]],
+    resume_token: str,
+    interests: list[str],
+) -> dict[str, Any]:
     return {
         "event": "matched",
         "room_code": room,
         "initiator": initiator,
         "peer": {"name": peer_name},
+        "interests": interests,
         "ice_servers": ice_servers,
+        "resume_token": resume_token,
+    }
+
+
+def resumed(
+    room: str, initiator: bool, peer_name: str, ice_servers: list[dict[str, Any]], resume_token: str, peer_away: bool
+) -> dict[str, Any]:
+    return {
+        "event": "resumed",
+        "room_code": room,
+        "initiator": initiator,
+        "peer": {"name": peer_name},
+        "peer_reconnecting": peer_away,
+        "ice_servers": ice_servers,
+        "resume_token": resume_token,
     }
 
 
@@ -36,8 +59,25 @@ def chat(sender_name: str, message: str) -> dict[str, Any]:
     return {"event": "chat", "sender": sender_name, "message": message, "timestamp": time.time()}
 
 
+def typing(room: str) -> dict[str, Any]:
+    return {"event": "typing", "room_code": room}
+
+
 def peer_disconnected(room: str) -> dict[str, Any]:
     return {"event": "peer-disconnected", "room_code": room, "message": "Stranger has disconnected"}
+
+
+def peer_reconnecting(room: str) -> dict[str, Any]:
+    message = "Stranger lost their connection; waiting for them"
+    return {"event": "peer-reconnecting", "room_code": room, "message": message}
+
+
+def peer_resumed(room: str) -> dict[str, Any]:
+    return {"event": "peer-resumed", "room_code": room}
+
+
+def reported() -> dict[str, Any]:
+    return {"event": "reported"}
 
 
 def left() -> dict[str, Any]:

@@ -6,29 +6,45 @@ cluster mode. One slot is deliberate: pairing must atomically read the queue and
 strangers' seats, and a single Valkey shard handles far more operations per second than API
 Gateway's default of 500 new connections per second can produce.
 
-==========================  =====  ==============================================================
-key                         type   contents
-==========================  =====  ==============================================================
-``{p}:alive``               ZSET   connection id -> liveness deadline (ms). Past it, the sweep
-                                   treats the connection as vanished (idle timeout or 2 h cap).
-``{p}:conns``               HASH   connection id -> JSON ``{ip, ua, at, name}``
-``{p}:queue``               ZSET   connection id -> time it started waiting (ms); oldest first
-``{p}:seats``               HASH   connection id -> JSON ``{room, role, peer, joined}``
-``{p}:rooms``               HASH   room code -> JSON ``{initiator, responder, at}``
-``{p}:meta``                HASH   ``endpoint``: the Management API URL last seen at ``$connect``,
-                                   so the scheduled sweep (which has no WebSocket event) can post
-``{p}:msgs``                ZSET   API Gateway messageId -> when processed; a frame delivered
-                                   twice acts once. Trimmed to ``DEDUP_WINDOW_SECONDS``
-``{p}:lock:sweep``          STR    token of the sweep currently running
-==========================  =====  ==============================================================
+=============================  =====  ===========================================================
+key                            type   contents
+=============================  =====  ===========================================================
+``{p}:alive``                  ZSET   connection -> liveness deadline (ms); past it the sweep
+                                      treats the connection as vanished (idle timeout, 2 h cap)
+``{p}:conns``                  HASH   connection -> JSON ``{ip, ua, at, name, tags}``
+``{p}:queue``                  ZSET   connection -> time it started waiting (ms); oldest first
+``{p}:seats``                  HASH   connection -> JSON ``{room, role, peer, joined, token}``,
+                                      plus ``held, name, ip`` while its socket is gone
+``{p}:rooms``                  HASH   room code -> JSON ``{initiator, responder, at}``
+``{p}:meta``                   HASH   ``endpoint``: Management API URL last seen at ``$connect``,
+                                      so the scheduled sweep (which has no event) can post
+``{p}:msgs``                   ZSET   API Gateway messageId -> when processed (de-duplication)
+``{p}:recent``                 ZSET   ``a|b`` connection pair -> end of its no-repeat period
+``{p}:blocked``                ZSET   ``ip|ip`` pair -> end of the block a report imposed
+``{p}:tokens``                 HASH   resume token -> connection whose seat it resumes
+``{p}:held``                   ZSET   dropped connection -> end of its seat's grace period
+``{p}:buckets``                HASH   ``connection:family`` -> rate-limit bucket
+``{p}:reports``                HASH   reported IP -> JSON ``{reporter IP: when}``
+``{p}:bans``                   ZSET   IP -> end of its ban
+``{p}:ipconns``                HASH   IP -> open connections
+``{p}:iprate:<minute>``        HASH   IP -> connections opened in that minute
+``{p}:matches``                ZSET   ``room:waited ms`` -> when matched, last minute (stats)
+``{p}:lock:sweep``             STR    token of the sweep currently running
+=============================  =====  ===========================================================
 
-Shared keys get a TTL of the 2-hour connection cap on every write: no entry can describe a live
-connection for longer than that, so a key that nobody wrote for 2 hours holds only the dead.
+Keys describing connections get the 2-hour connection cap as TTL on every write, so a key that
+nobody wrote for 2 hours holds only the dead. Keys about IPs (reports, bans, report blocks)
+live as long as the window, ban or block they describe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+STATE_KEYS = (
+    "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
+    "held", "buckets", "reports", "bans", "ipconns",
+)
 
 
 @dataclass(frozen=True)
@@ -39,38 +55,18 @@ class Keys:
     def tag(self) -> str:
         return "{" + self.prefix + "}"
 
-    @property
-    def alive(self) -> str:
-        return f"{self.tag}:alive"
-
-    @property
-    def conns(self) -> str:
-        return f"{self.tag}:conns"
-
-    @property
-    def queue(self) -> str:
-        return f"{self.tag}:queue"
-
-    @property
-    def seats(self) -> str:
-        return f"{self.tag}:seats"
-
-    @property
-    def rooms(self) -> str:
-        return f"{self.tag}:rooms"
-
-    @property
-    def meta(self) -> str:
-        return f"{self.tag}:meta"
-
-    @property
-    def msgs(self) -> str:
-        return f"{self.tag}:msgs"
+    def __getattr__(self, name: str) -> str:
+        if name in STATE_KEYS or name == "matches":
+            return f"{self.tag}:{name}"
+        raise AttributeError(name)
 
     @property
     def sweep_lock(self) -> str:
         return f"{self.tag}:lock:sweep"
 
-    def state(self) -> list[str]:
+    def iprate(self, now_ms: int) -> str:
+        return f"{self.tag}:iprate:{now_ms // 60_000}"
+
+    def state(self, now_ms: int = 0) -> list[str]:
         """The KEYS list every state script receives, in the order the scripts expect."""
-        return [self.alive, self.conns, self.queue, self.seats, self.rooms, self.meta, self.msgs]
+        return [*(f"{self.tag}:{name}" for name in STATE_KEYS), self.iprate(now_ms), self.matches]

@@ -16,6 +16,10 @@ from .errors import ClientError
 
 NAME_MAX = 32
 ROOM_CODE_MAX = 64
+INTERESTS_MAX = 5
+INTEREST_CHARS_MAX = 24
+TOKEN_MAX = 64
+REPORT_REASONS = ("spam", "nudity", "harassment", "hate", "underage", "violence", "other")
 
 
 def _unsafe(text: str, allowed: str) -> bool:
@@ -30,6 +34,21 @@ class _Message(BaseModel):
 class Register(_Message):
     action: Literal["register"]
     name: str | None = None
+    interests: list[str] = Field(default_factory=list, max_length=INTERESTS_MAX)
+
+    @field_validator("interests")
+    @classmethod
+    def _normalise(cls, value: list[str]) -> list[str]:
+        tags: list[str] = []
+        for raw in value:
+            tag = " ".join(raw.split()).lower()
+            if not tag:
+                continue
+            if len(tag) > INTEREST_CHARS_MAX or _unsafe(tag, allowed=""):
+                raise ValueError(f"each interest must be 1 to {INTEREST_CHARS_MAX} printable characters")
+            if tag not in tags:
+                tags.append(tag)
+        return tags
 
     @field_validator("name")
     @classmethod
@@ -72,6 +91,20 @@ class Next(_Message):
     action: Literal["next"]
 
 
+class Resume(_Message):
+    action: Literal["resume"]
+    token: str = Field(min_length=1, max_length=TOKEN_MAX)
+
+
+class Typing(_Message):
+    action: Literal["typing"]
+
+
+class Report(_Message):
+    action: Literal["report"]
+    reason: Literal[REPORT_REASONS]  # type: ignore[valid-type]
+
+
 class Leave(_Message):
     action: Literal["leave"]
 
@@ -80,7 +113,10 @@ class Ping(_Message):
     action: Literal["ping"]
 
 
-Message = Annotated[Register | Join | Signal | Chat | Next | Leave | Ping, Field(discriminator="action")]
+Message = Annotated[
+    Register | Join | Signal | Chat | Next | Leave | Ping | Resume | Typing | Report,
+    Field(discriminator="action"),
+]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
 
 

@@ -20,6 +20,10 @@ class Sender(Protocol):
         """Deliver ``event``; False means the recipient is gone (HTTP 410), True otherwise."""
         ...
 
+    def close(self, endpoint: str, connection_id: str) -> None:
+        """Close the socket; API Gateway then fires ``$disconnect``."""
+        ...
+
 
 def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -71,3 +75,10 @@ class ManagementApiSender:
         except Exception as exc:
             log.error("post_to_connection %s failed: %r", connection_id, exc)
         return True
+
+    def close(self, endpoint: str, connection_id: str) -> None:
+        client = self._client(endpoint)
+        try:
+            client.delete_connection(ConnectionId=connection_id)
+        except Exception as exc:
+            log.warning("delete_connection %s failed: %r", connection_id, exc)

@@ -10,7 +10,7 @@ from typing import Any
 from .config import Settings, settings
 from .keys import Keys
 from .sender import ManagementApiSender, Sender
-from .store import Store
+from .store import Policy, Store
 
 
 @dataclass
@@ -25,6 +25,22 @@ class Service:
         return f"https://{api_id}.execute-api.{self.settings.aws_region}.amazonaws.com/{stage}"
 
 
+def policy_from(config: Settings) -> Policy:
+    return Policy(
+        fallback_ms=int(config.interest_fallback_seconds * 1000),
+        repeat_ms=config.repeat_block_seconds * 1000,
+        grace_ms=config.resume_grace_seconds * 1000,
+        scan=config.match_scan_limit,
+        rates={family: (burst, 1000 / per_second) for family, (burst, per_second) in config.rate_limits.items()},
+        conn_rate=config.connections_per_ip_per_minute,
+        conn_max=config.max_connections_per_ip,
+        report_threshold=config.report_threshold,
+        report_window_ms=config.report_window_seconds * 1000,
+        ban_ms=config.ban_seconds * 1000,
+        block_ms=config.report_block_seconds * 1000,
+    )
+
+
 def build(config: Settings, *, client: Any = None, sender: Sender | None = None, clock: Any = None) -> Service:
     """Wire a service; tests and benchmarks pass their own client, sender or clock."""
     if client is None:
@@ -37,8 +53,8 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
         Keys(config.key_prefix),
         idle_ms=config.idle_timeout_seconds * 1000,
         cap_ms=config.connection_ttl_seconds * 1000,
-        scan_limit=config.match_scan_limit,
         dedup_ms=config.dedup_window_seconds * 1000,
+        policy=policy_from(config),
         **extra,
     )
     if sender is None:

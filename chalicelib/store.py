@@ -1,7 +1,7 @@
 """Typed access to the state scripts: one method per state change, one round trip each.
 
 Redis failures surface as :class:`Unavailable`, so handlers answer ``unavailable`` rather than
-crash; everything else a script can answer becomes a small result type.
+crash; everything a script can answer becomes a small result type.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from . import scripts
 from .keys import Keys
 
 ROOM_CODE_BYTES = 18  # 144 random bits from the OS CSPRNG; never derived from names
+TOKEN_BYTES = 24  # resume tokens: 192 bits
 
 
 class Unavailable(RuntimeError):
@@ -29,34 +30,82 @@ def new_room_code() -> str:
     return secrets.token_urlsafe(ROOM_CODE_BYTES)
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _list(value: Any) -> list[Any]:
+    # cjson encodes an empty Lua table as {}, so an empty list may arrive as an object.
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the scripts decide by, sent with each call as ARGV[7]."""
+
+    fallback_ms: int = 10_000
+    repeat_ms: int = 300_000
+    grace_ms: int = 15_000
+    scan: int = 32
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)  # family -> (burst, ms per token)
+    conn_rate: int = 30
+    conn_max: int = 10
+    report_threshold: int = 3
+    report_window_ms: int = 3_600_000
+    ban_ms: int = 86_400_000
+    block_ms: int = 86_400_000
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "fallback": self.fallback_ms,
+                "repeat_ms": self.repeat_ms,
+                "grace": self.grace_ms,
+                "scan": self.scan,
+                "rates": {name: list(spec) for name, spec in self.rates.items()},
+                "conn_rate": self.conn_rate,
+                "conn_max": self.conn_max,
+                "report_threshold": self.report_threshold,
+                "report_window": self.report_window_ms,
+                "ban_ms": self.ban_ms,
+                "block_ms": self.block_ms,
+            },
+            separators=(",", ":"),
+        )
+
+
 @dataclass(frozen=True)
 class Ended:
-    """A room that an action ended: ``peer`` must be told, unless it is empty."""
+    """A room an action ended or put on hold: ``peer`` must be told, unless it is empty."""
 
     peer: str = ""
     room: str = ""
+    held: bool = False
 
 
 @dataclass(frozen=True)
-class Seek:
-    status: str  # matched | queued | exists | in_room | not_connected | duplicate
-    ended: Ended = field(default_factory=Ended)
-    partner: str = ""
-    partner_name: str = ""
-    own_name: str = ""
-    room: str = ""
+class Refusal:
+    retry_ms: int = 0
+    close: bool = False
 
 
 @dataclass(frozen=True)
-class Relay:
-    status: str  # ok | duplicate | not_connected | not_in_room | wrong_room | not_joined | wrong_role
-    peer: str = ""
-    name: str = ""
-    room: str = ""
+class Result:
+    """A script's status word and its details."""
+
+    status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = "") -> Any:
+        return self.details.get(key, default)
+
+    @property
+    def refusal(self) -> Refusal:
+        return Refusal(int(self.get("retry_ms", 0)), bool(self.get("close", False)))
 
 
 @dataclass(frozen=True)
@@ -66,6 +115,10 @@ class Pair:
     responder: str
     responder_name: str
     room: str
+    initiator_token: str
+    responder_token: str
+    common: list[str]
+    waited_ms: int
 
 
 @dataclass(frozen=True)
@@ -73,6 +126,7 @@ class SweepResult:
     evicted: int
     ended: list[Ended]
     pairs: list[Pair]
+    next_due: int
     endpoint: str
 
 
@@ -86,68 +140,84 @@ class Store:
         *,
         idle_ms: int,
         cap_ms: int,
-        scan_limit: int = 32,
         dedup_ms: int = 60_000,
+        policy: Policy | None = None,
         clock: Any = now_ms,
     ) -> None:
         self.client = client
         self.keys = keys
         self.idle_ms = idle_ms
         self.cap_ms = cap_ms
-        self.scan_limit = scan_limit
         self.dedup_ms = dedup_ms
+        self.policy = policy or Policy()
+        self._policy_json = self.policy.to_json()
         self.clock = clock
-        self._keys = keys.state()
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.SOURCES}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
-    def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Any:
+    def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Result:
         when = self.clock() if now is None else now
-        argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, *args]
+        argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, self._policy_json, *args]
         try:
-            return self._scripts[name](keys=self._keys, args=argv)
+            status, details = self._scripts[name](keys=self.keys.state(when), args=argv)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise Unavailable(f"Redis unreachable during {name}: {exc}") from exc
+        return Result(status, json.loads(details) if details != "{}" else {})
 
-    def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str) -> None:
+    def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str) -> str:
         info = json.dumps({"ip": ip, "ua": user_agent, "at": connected_at}, separators=(",", ":"))
-        self._run("connect", cid, info, connected_at, endpoint)
+        return self._run("connect", cid, info, connected_at, endpoint).status
 
-    def seek(self, cid: str, mode: str, name: str = "", message_id: str = "") -> Seek:
-        room = new_room_code()
-        res = self._run("seek", cid, mode, name, room, self.scan_limit, message_id=message_id)
-        ended = Ended(res[1], res[2])
-        if res[0] == "matched":
-            return Seek("matched", ended, res[3], res[4], res[5], room)
-        return Seek(res[0], ended)
+    def seek(
+        self, cid: str, mode: str, name: str = "", tags: list[str] | None = None, message_id: str = ""
+    ) -> tuple[Result, str, str, str]:
+        """register/next; returns the result and the room code and tokens it would use."""
+        room, token_waiter, token_newcomer = new_room_code(), new_token(), new_token()
+        tags_json = "" if tags is None else json.dumps(tags)
+        result = self._run(
+            "seek", cid, mode, name, tags_json, room, token_waiter, token_newcomer, message_id=message_id
+        )
+        return result, room, token_waiter, token_newcomer
 
-    def leave(self, cid: str, message_id: str = "") -> tuple[str, Ended]:
-        res = self._run("leave", cid, message_id=message_id)
-        return res[0], Ended(res[1], res[2])
+    def leave(self, cid: str, message_id: str = "") -> Result:
+        return self._run("leave", cid, message_id=message_id)
 
-    def disconnect(self, cid: str) -> Ended:
-        res = self._run("disconnect", cid)
-        return Ended(res[1], res[2])
+    def disconnect(self, cid: str, hold: bool = False) -> Ended:
+        result = self._run("disconnect", cid, "1" if hold else "0")
+        return Ended(result.get("peer"), result.get("room"), result.status == "held")
 
-    def join(self, cid: str, room: str, message_id: str = "") -> tuple[str, str]:
-        res = self._run("join", cid, room, message_id=message_id)
-        return res[0], (res[1] if len(res) > 1 else "")
+    def resume(self, cid: str, token: str, message_id: str = "") -> tuple[Result, str]:
+        fresh = new_token()
+        return self._run("resume", cid, token, fresh, message_id=message_id), fresh
 
-    def relay(self, cid: str, room: str = "", kind: str = "", message_id: str = "") -> Relay:
-        res = self._run("relay", cid, room, kind, message_id=message_id)
-        if res[0] == "ok":
-            return Relay("ok", res[1], res[2], res[3])
-        return Relay(res[0])
+    def join(self, cid: str, room: str, message_id: str = "") -> Result:
+        return self._run("join", cid, room, message_id=message_id)
 
-    def ping(self, cid: str) -> str:
-        return str(self._run("ping", cid)[0])
+    def relay(self, cid: str, kind: str, room: str = "", message_id: str = "") -> Result:
+        return self._run("relay", cid, room, kind, message_id=message_id)
+
+    def report(self, cid: str, reason: str, message_id: str = "") -> Result:
+        return self._run("report", cid, reason, message_id=message_id)
+
+    def ping(self, cid: str) -> Result:
+        return self._run("ping", cid)
 
     def sweep(self, now: int, batch: int, pairs: int = 16) -> SweepResult:
-        codes = [new_room_code() for _ in range(pairs)]
-        evicted, notify, flat, endpoint = self._run("sweep", batch, *codes, now=now)
-        ended = [Ended(notify[i], notify[i + 1]) for i in range(0, len(notify), 2)]
-        formed = [Pair(*flat[i : i + 5]) for i in range(0, len(flat), 5)]
-        return SweepResult(int(evicted), ended, formed, endpoint)
+        fresh = [{"code": new_room_code(), "a": new_token(), "b": new_token()} for _ in range(pairs)]
+        out = self._run("sweep", batch, json.dumps(fresh), now=now).details
+        ended = [Ended(item["peer"], item["room"]) for item in _list(out.get("ended"))]
+        formed = [
+            Pair(p["a"], p["a_name"], p["b"], p["b_name"], p["room"], p["token_a"], p["token_b"],
+                 _list(p.get("common")), int(p["waited"]))
+            for p in _list(out.get("pairs"))
+        ]
+        return SweepResult(int(out.get("evicted", 0)), ended, formed, int(out.get("next_due", 0)),
+                           out.get("endpoint", ""))
+
+    def stats(self) -> dict[str, Any]:
+        details = self._run("stats").details
+        details["waits"] = _list(details.get("waits"))
+        return details
 
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
         try:

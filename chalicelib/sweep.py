@@ -1,11 +1,13 @@
-"""The scheduled sweep: the safety net behind the real-time paths.
+"""The scheduled sweep: the safety net behind the real-time paths, and the clock for timeouts.
 
-``$disconnect`` is best effort and deliveries can fail, so once a minute (and, if configured,
-repeatedly with exponential back-off until shortly before the next tick) the sweep:
+Once a minute EventBridge starts it; it then keeps working until shortly before the next tick
+(``SWEEP_WINDOW_SECONDS``), sleeping until the next thing falls due (an interest fallback or a
+resume grace period ending) or, when nothing is due, with exponential back-off. Each pass:
 
 * evicts connections whose liveness deadline passed (idle timeout or 2-hour cap) and tells
-  their peers; the rooms they were in end;
-* drops queue entries that are stale and pairs waiters who are still compatible and unpaired.
+  their peers; ends rooms whose resume grace period ran out;
+* drops stale queue entries and pairs waiters who are compatible now, which is how someone
+  waiting past the interest fallback is matched with anyone even when nobody new arrives.
 
 A Redis lock keeps two sweeps from overlapping. Clock, sleep and monotonic time are parameters
 so tests drive time.
@@ -28,6 +30,7 @@ from .store import SweepResult, now_ms
 log = logging.getLogger(__name__)
 
 PAIRS_PER_PASS = 16
+MIN_SLEEP_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 8.0
 
 
@@ -52,13 +55,14 @@ def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
         stats.notified += 1
     for pair in result.pairs:
         delivered = outbox.deliver_pair(
-            pair.initiator, pair.initiator_name, pair.responder, pair.responder_name, pair.room
+            pair.initiator, pair.initiator_name, pair.initiator_token,
+            pair.responder, pair.responder_name, pair.responder_token, pair.room, pair.common,
         )
         if delivered:
             stats.paired += 1
         else:
             # The older waiter is gone; the other goes back to looking, as after a register.
-            seek_partner(Context(service, pair.responder, outbox), "register", "")
+            seek_partner(Context(service, pair.responder, outbox), "register")
 
 
 def run(
@@ -69,7 +73,7 @@ def run(
     monotonic: Callable[[], float] = time.monotonic,
     window_seconds: float | None = None,
 ) -> SweepStats:
-    """Sweep once, then keep sweeping with back-off until ``window_seconds`` have passed."""
+    """Sweep once, then keep sweeping until ``window_seconds`` have passed."""
     config = service.settings
     window = config.sweep_window_seconds if window_seconds is None else window_seconds
     stats = SweepStats()
@@ -80,20 +84,23 @@ def run(
     stats.ran = True
     try:
         deadline = monotonic() + window
-        delay = 0.25
+        backoff = 0.25
         while True:
-            result = service.store.sweep(clock(), config.sweep_batch, PAIRS_PER_PASS)
+            now = clock()
+            result = service.store.sweep(now, config.sweep_batch, PAIRS_PER_PASS)
             stats.passes += 1
             stats.evicted += result.evicted
             _apply(service, result, stats)
-            more = result.evicted >= config.sweep_batch or len(result.pairs) >= PAIRS_PER_PASS
-            if more:
-                delay = 0.25
+            if result.evicted >= config.sweep_batch or len(result.pairs) >= PAIRS_PER_PASS:
+                backoff = 0.25
                 continue
+            delay = backoff
+            if result.next_due:
+                delay = min(max((result.next_due - now) / 1000, MIN_SLEEP_SECONDS), MAX_BACKOFF_SECONDS)
             if monotonic() + delay >= deadline:
                 break
             sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
     finally:
         service.store.release_sweep_lock(token)
     log.info("sweep: %s", stats)

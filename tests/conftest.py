@@ -49,9 +49,38 @@ def keys() -> Keys:
     return Keys("rvc")
 
 
+# Most tests exercise one behaviour at a time from one address on a frozen clock, so the
+# policies that would get in their way are relaxed here; tests of those policies use
+# `policy_settings`, which has the production defaults.
+RELAXED = {
+    "RATE_LIMITS": '{"signal": [1e9, 1e9], "chat": [1e9, 1e9], "typing": [1e9, 1e9], '
+    '"seek": [1e9, 1e9], "misc": [1e9, 1e9], "abuse": [1e9, 1e9]}',
+    "MAX_CONNECTIONS_PER_IP": "100000",
+    "CONNECTIONS_PER_IP_PER_MINUTE": "100000",
+    "REPEAT_BLOCK_SECONDS": "0",
+    "RESUME_GRACE_SECONDS": "0",
+    "SWEEP_WINDOW_SECONDS": "0",
+    "METRICS_ENABLED": "false",
+}
+
+
 @pytest.fixture
 def settings(redis_server: RedisServer) -> Settings:
-    return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1"})
+    return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED})
+
+
+@pytest.fixture
+def policy_settings(redis_server: RedisServer) -> Settings:
+    """Production defaults for every policy (rate limits, no-repeat, resume grace, per-IP limits)."""
+    return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1", "METRICS_ENABLED": "false"})
+
+
+@pytest.fixture
+def policy_harness(policy_settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
+    sender = RecordingSender()
+    harness = Harness(build(policy_settings, clock=clock, sender=sender), sender.received, clock)
+    harness.sender = sender  # type: ignore[attr-defined]
+    return harness
 
 
 @pytest.fixture

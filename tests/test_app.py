@@ -8,6 +8,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import config, service
+from tests.conftest import RELAXED
 from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id, sample
 from tests.support.frames import moto_frames
 
@@ -15,6 +16,8 @@ from tests.support.frames import moto_frames
 @pytest.fixture
 def lambda_app(redis_server, redis_client, aws, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_server.url)
+    for name, value in RELAXED.items():
+        monkeypatch.setenv(name, value)
     config.settings.cache_clear()
     service.default.cache_clear()
     import app

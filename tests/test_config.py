@@ -10,7 +10,7 @@ from chalicelib.config import ConfigError, load_settings
 def test_defaults_need_no_environment():
     config = load_settings({})
     assert config.redis_url == "redis://127.0.0.1:6379/0"
-    assert config.ice_servers == [{"urls": ["stun:stun.l.google.com:19302"]}]
+    assert config.static_ice_servers() == [{"urls": ["stun:stun.l.google.com:19302"]}]
     assert config.idle_timeout_seconds == 600 and config.connection_ttl_seconds == 7200
 
 
@@ -20,7 +20,11 @@ def test_rediss_urls_with_a_password_are_accepted():
 
 
 def test_empty_ice_servers_are_allowed_and_json_is_parsed():
-    assert load_settings({"ICE_SERVERS": "[]"}).ice_servers == []
+    assert load_settings({"ICE_SERVERS": "[]"}).static_ice_servers() == []
+    assert load_settings({"STUN_URLS": ""}).static_ice_servers() == []
+    assert load_settings({"STUN_URLS": "stun:a:3478,stun:b:3478"}).static_ice_servers() == [
+        {"urls": ["stun:a:3478", "stun:b:3478"]}
+    ]
     turn = '[{"urls": "turn:turn.example:3478", "username": "u", "credential": "c"}]'
     assert load_settings({"ICE_SERVERS": turn}).ice_servers[0]["username"] == "u"
 
@@ -36,6 +40,12 @@ def test_empty_ice_servers_are_allowed_and_json_is_parsed():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"CONNECTION_TTL_SECONDS": "9000"}, "CONNECTION_TTL_SECONDS"),
         ({"MANAGEMENT_API_URL": "ftp://x"}, "MANAGEMENT_API_URL"),
+        ({"TURN_URLS": "turn:t.example:3478"}, "TURN_URLS and TURN_SECRET must be set together"),
+        ({"TURN_URLS": "turn:t", "TURN_SECRET": "short"}, "TURN_SECRET"),
+        ({"RATE_LIMITS": '{"chat": [0, 1]}'}, "RATE_LIMITS"),
+        ({"RATE_LIMITS": '{"dance": [1, 1]}'}, "unknown families"),
+        ({"RATE_LIMITS": "[1"}, "RATE_LIMITS is not valid JSON"),
+        ({"WEBSOCKET_URL": "http://x"}, "WEBSOCKET_URL"),
     ],
 )
 def test_bad_values_fail_with_a_message_naming_the_variable(env, fragment):
@@ -46,3 +56,13 @@ def test_bad_values_fail_with_a_message_naming_the_variable(env, fragment):
 
 def test_lambda_region_wins_over_default_region():
     assert load_settings({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "eu-west-1"
+
+
+def test_rate_limits_override_only_the_families_given():
+    config = load_settings({"RATE_LIMITS": '{"chat": [3, 0.5]}'})
+    assert config.rate_limits["chat"] == (3, 0.5) and config.rate_limits["signal"] == (60, 20)
+
+
+def test_lists_are_comma_separated():
+    config = load_settings({"ALLOWED_ORIGINS": "https://a.example, https://b.example"})
+    assert config.allowed_origins == ["https://a.example", "https://b.example"]

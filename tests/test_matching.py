@@ -36,9 +36,12 @@ def test_two_strangers_are_matched_and_both_hear_it(harness, redis_client, keys)
         "room_code": room,
         "initiator": True,
         "peer": {"name": "bob"},
+        "interests": [],
         "ice_servers": [{"urls": ["stun:stun.l.google.com:19302"]}],
+        "resume_token": to_a["resume_token"],
     }
-    assert to_b == {**to_a, "initiator": False, "peer": {"name": "alice"}}
+    assert to_b == {**to_a, "initiator": False, "peer": {"name": "alice"}, "resume_token": to_b["resume_token"]}
+    assert len(to_a["resume_token"]) >= 32 and to_a["resume_token"] != to_b["resume_token"]
     state = invariants.check(redis_client, keys)
     assert state["queue"] == []
     assert state["rooms"][room]["initiator"] == a and state["rooms"][room]["responder"] == b

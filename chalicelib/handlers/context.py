@@ -1,10 +1,11 @@
-"""What every action handler receives: who is asking, and how to answer."""
+"""What every action handler receives: who is asking, how to answer, and what to measure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..delivery import Outbox
+from ..metrics import Metrics
 from ..service import Service
 
 
@@ -14,3 +15,4 @@ class Context:
     connection_id: str
     outbox: Outbox
     message_id: str = ""
+    metrics: Metrics = field(default_factory=lambda: Metrics("RandomChat", "randomchat", enabled=False))

@@ -1,14 +1,31 @@
-"""ping: the client's keep-alive, which also keeps its connection record from being swept."""
+"""ping and report: the keep-alive, and ending a chat with a report against the stranger."""
 
 from __future__ import annotations
 
 from .. import events, protocol
-from ..errors import ClientError
+from ..store import Ended
 from .context import Context
+from .matching import refuse
 
 
 def ping(ctx: Context, msg: protocol.Ping) -> None:
-    status = ctx.service.store.ping(ctx.connection_id)
-    if status != "pong":
-        raise ClientError(status)
+    result = ctx.service.store.ping(ctx.connection_id)
+    if result.status != "pong":
+        refuse(result)
     ctx.outbox.send(ctx.connection_id, events.pong())
+
+
+def report(ctx: Context, msg: protocol.Report) -> None:
+    result = ctx.service.store.report(ctx.connection_id, msg.reason, ctx.message_id)
+    if result.status == "duplicate":
+        return
+    if result.status != "reported":
+        refuse(result)
+    ctx.metrics.count("Reports")
+    peer = result.get("peer")
+    ctx.outbox.tell(Ended(peer, result.get("room")))
+    if result.get("banned"):
+        ctx.metrics.count("Bans")
+        if peer:
+            ctx.outbox.close(peer)  # its address is banned: end this socket too
+    ctx.outbox.send(ctx.connection_id, events.reported())

@@ -1,29 +1,37 @@
-"""join, signal and chat: everything relayed inside a room. The recipient is always the
+"""join, signal, chat and typing: everything relayed inside a room. The recipient is always the
 sender's current peer as recorded by the server, never a client-supplied target."""
 
 from __future__ import annotations
 
 from .. import events, protocol
 from ..errors import ClientError
+from ..store import Result
 from .context import Context
+from .matching import refuse
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:
-    status, role = ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id)
-    if status == "duplicate":
+    result = ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id)
+    if result.status == "duplicate":
         return
-    if status != "verified":
-        raise ClientError(status)
-    ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, role))
+    if result.status != "verified":
+        refuse(result)
+    ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, result.get("role")))
+
+
+def _relay(ctx: Context, kind: str, room: str = "") -> Result | None:
+    result = ctx.service.store.relay(ctx.connection_id, kind, room, ctx.message_id)
+    if result.status == "duplicate":
+        return None
+    if result.status != "ok":
+        refuse(result)
+    return result
 
 
 def signal(ctx: Context, msg: protocol.Signal) -> None:
-    relay = ctx.service.store.relay(ctx.connection_id, msg.room_code, msg.type, ctx.message_id)
-    if relay.status == "duplicate":
-        return
-    if relay.status != "ok":
-        raise ClientError(relay.status)
-    ctx.outbox.send(relay.peer, events.signal(relay.room, relay.name, msg.type, msg.data))
+    result = _relay(ctx, msg.type, msg.room_code)
+    if result is not None:
+        ctx.outbox.send(result.get("peer"), events.signal(result.get("room"), result.get("name"), msg.type, msg.data))
 
 
 def chat(ctx: Context, msg: protocol.Chat) -> None:
@@ -32,10 +40,12 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("invalid_field", "Chat messages cannot be empty.")
     if len(msg.message) > limit:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
+    result = _relay(ctx, "chat")
+    if result is not None:
+        ctx.outbox.send(result.get("peer"), events.chat(result.get("name"), msg.message))
 
-    relay = ctx.service.store.relay(ctx.connection_id, message_id=ctx.message_id)
-    if relay.status == "duplicate":
-        return
-    if relay.status != "ok":
-        raise ClientError(relay.status)
-    ctx.outbox.send(relay.peer, events.chat(relay.name, msg.message))
+
+def typing(ctx: Context, msg: protocol.Typing) -> None:
+    result = _relay(ctx, "typing")
+    if result is not None:
+        ctx.outbox.send(result.get("peer"), events.typing(result.get("room")))

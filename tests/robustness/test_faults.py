@@ -18,6 +18,7 @@ from chalicelib.config import load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import build
 from localdev.redis_server import RedisServer
+from tests.conftest import RELAXED
 from tests.support import invariants
 from tests.support.harness import FakeClock, Harness, RecordingSender
 from tests.support.latency_proxy import LatencyProxy
@@ -28,7 +29,7 @@ KNOWN_CODES = {"unavailable", "not_connected", "in_room", "not_in_room", "wrong_
 def _harness(url: str, clock: Any = None, timeout: float = 0.5) -> Harness:
     sender = RecordingSender()
     clock = clock or FakeClock()
-    config = load_settings({"REDIS_URL": url, "REDIS_TIMEOUT_SECONDS": str(timeout)})
+    config = load_settings({"REDIS_URL": url, "REDIS_TIMEOUT_SECONDS": str(timeout), **RELAXED})
     h = Harness(build(config, sender=sender, clock=clock), sender.received, clock)
     h.sender = sender  # type: ignore[attr-defined]
     return h

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from chalicelib import entry, protocol
 from chalicelib.errors import MESSAGES, ClientError
 from chalicelib.handlers import HANDLERS
+from tests.conftest import RELAXED
 from tests.support import invariants
 from tests.support.events import connect_event, message_event
 
@@ -184,7 +185,7 @@ def test_fuzzed_connect_query_strings_and_agents_never_crash(redis_server, query
     from chalicelib.service import build
     from tests.support.harness import RecordingSender
 
-    service = build(load_settings({"REDIS_URL": redis_server.url}), sender=RecordingSender())
+    service = build(load_settings({"REDIS_URL": redis_server.url, **RELAXED}), sender=RecordingSender())
     event = connect_event("RnV6ekNvbm5lY3Q=", query=query, user_agent=agent)
     assert entry.on_connect(event, service) == {"statusCode": 200}
     assert entry.on_message(message_event("RnV6ekNvbm5lY3Q=", {"action": "ping"}), service) == {"statusCode": 200}

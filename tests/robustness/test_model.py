@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from chalicelib import entry, sweep
 from chalicelib.keys import Keys
 from chalicelib.service import build
+from tests.conftest import RELAXED
 from tests.support import invariants
 from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
 from tests.support.harness import FakeClock, RecordingSender
@@ -50,7 +51,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.sender = RecordingSender()
         from chalicelib.config import load_settings
 
-        config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]"})
+        config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]", **RELAXED})
         self.service = build(config, sender=self.sender, clock=self.clock)
         self.model = Model(now=self.clock())
         self.codes: dict[int, str] = {}  # model room -> real room code, learned on delivery

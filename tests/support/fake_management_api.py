@@ -20,6 +20,7 @@ class FakeManagementApi:
         self.frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.gone: set[str] = set()
         self.posts_to_gone: list[str] = []
+        self.closed: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -57,6 +58,14 @@ class FakeManagementApi:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_DELETE(self) -> None:
+                cid = unquote(self.path.rsplit("/@connections/", 1)[-1])
+                with api._lock:
+                    api.closed.append(cid)
+                    api.gone.add(cid)
+                self.send_response(204)
+                self.end_headers()
 
         return Handler
 

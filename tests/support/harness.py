@@ -32,6 +32,7 @@ class RecordingSender:
     def __init__(self) -> None:
         self.frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.gone: set[str] = set()
+        self.closed: list[str] = []
         self._lock = threading.Lock()
 
     def post(self, endpoint: str, connection_id: str, event: dict[str, Any]) -> bool:
@@ -44,6 +45,10 @@ class RecordingSender:
     def received(self, cid: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.frames[cid])
+
+    def close(self, endpoint: str, connection_id: str) -> None:
+        with self._lock:
+            self.closed.append(connection_id)
 
 
 class Harness:

@@ -40,10 +40,12 @@ def check(client: Any, keys: Keys) -> dict[str, Any]:
             assert seats.get(member, {}).get("room") == code, f"room {code} member {member} is elsewhere"
     for cid in list(queue) + list(seats):
         assert cid in state["conns"] and cid in state["alive"], f"{cid} is queued or seated but not connected"
+    longer = {keys.bans, keys.blocked, keys.reports}  # about IPs: as long as the ban or block
     for key in keys.state():
         if client.exists(key):
             ttl = client.ttl(key)
-            assert 0 < ttl <= CAP_SECONDS, f"{key} has TTL {ttl}"
+            assert ttl > 0, f"{key} has no TTL"
+            assert key in longer or ttl <= CAP_SECONDS, f"{key} has TTL {ttl}"
     return state
 
 

@@ -1,0 +1,117 @@
+"""Lua for entering and leaving rooms: register/next (seek), leave, and resume."""
+
+SEEK = r"""
+-- register and next. ARGV[8] = connection id, ARGV[9] = 'register' | 'next',
+-- ARGV[10] = display name ('' keeps the stored one), ARGV[11] = JSON list of interests
+-- ('' keeps the stored ones), ARGV[12] = fresh room code, ARGV[13], ARGV[14] = fresh resume
+-- tokens for the waiter and the newcomer.
+-- Returns matched | queued | exists | in_room | not_connected | duplicate | rate_limited with
+-- {left_peer, left_room, partner, partner_name, own_name, common, waited, queue_length}.
+-- left_* name the room `next` ended ('' if none); its other member must be told.
+local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local refusal = limited(cid, 'seek')
+if refusal then return finish('rate_limited', refusal) end
+local out = {left_peer = '', left_room = ''}
+local seat = seat_of(cid)
+if seat then
+  if mode ~= 'next' then return finish('in_room') end
+  out.left_room = seat.room
+  out.left_peer = end_room(cid, seat)
+end
+if (name ~= '' and name ~= me.name) or tags ~= '' then
+  if name ~= '' then me.name = name end
+  if tags ~= '' then me.tags = cjson.decode(tags) end
+  redis.call('HSET', CONNS, cid, cjson.encode(me))
+  mark(CONNS)
+end
+out.own_name = name_of(me)
+if redis.call('ZSCORE', QUEUE, cid) then
+  out.queue_length = redis.call('ZCARD', QUEUE)
+  return finish('exists', out)
+end
+local entries = redis.call('ZRANGE', QUEUE, 0, P.scan - 1, 'WITHSCORES')
+for i = 1, #entries, 2 do
+  local other, since = entries[i], tonumber(entries[i + 1])
+  if other ~= cid then
+    if not can_pair(other) then
+      redis.call('ZREM', QUEUE, other)
+    else
+      local info = conn_of(other)
+      if compatible(other, info, NOW - since, cid, me, 0, false) then
+        pair(other, cid, ARGV[12], ARGV[13], ARGV[14], NOW - since)
+        out.partner, out.partner_name = other, name_of(info)
+        out.common, out.waited = common_tags(info, me), NOW - since
+        return finish('matched', out)
+      end
+    end
+  end
+end
+redis.call('ZADD', QUEUE, NOW, cid)
+mark(QUEUE)
+out.queue_length = redis.call('ZCARD', QUEUE)
+return finish('queued', out)
+"""
+
+LEAVE = r"""
+-- ARGV[8] = connection id. Leaves the queue or the room and goes idle.
+-- Returns left | not_connected | duplicate | rate_limited with {peer, room} of an ended room.
+local cid = ARGV[8]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local refusal = limited(cid, 'misc')
+if refusal then return finish('rate_limited', refusal) end
+redis.call('ZREM', QUEUE, cid)
+local seat = seat_of(cid)
+if seat then return finish('left', {peer = end_room(cid, seat), room = seat.room}) end
+return finish('left', {peer = '', room = ''})
+"""
+
+RESUME = r"""
+-- ARGV[8] = new connection id, ARGV[9] = resume token, ARGV[10] = fresh token for the seat.
+-- A dropped connection's seat, still within its grace period, moves to this connection.
+-- Returns resumed | invalid_token | in_room | not_connected | duplicate | rate_limited with
+-- {peer, room, role, peer_name, own_name, peer_held}.
+local cid, token, fresh = ARGV[8], ARGV[9], ARGV[10]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local refusal = limited(cid, 'seek')
+if refusal then return finish('rate_limited', refusal) end
+if redis.call('HEXISTS', SEATS, cid) == 1 then return finish('in_room') end
+local old = redis.call('HGET', TOKENS, token)
+local seat = old and seat_of(old)
+if not seat or not seat.held or seat.held <= NOW or seat.token ~= token then
+  return finish('invalid_token')
+end
+redis.call('ZREM', QUEUE, cid)
+redis.call('HDEL', TOKENS, token)
+redis.call('HDEL', SEATS, old)
+redis.call('ZREM', HELD, old)
+me.name = seat.name
+redis.call('HSET', CONNS, cid, cjson.encode(me))
+local moved = {room = seat.room, role = seat.role, peer = seat.peer, joined = 0, token = fresh}
+redis.call('HSET', SEATS, cid, cjson.encode(moved))
+redis.call('HSET', TOKENS, fresh, cid)
+local peer_seat = seat_of(seat.peer)
+peer_seat.peer = cid
+redis.call('HSET', SEATS, seat.peer, cjson.encode(peer_seat))
+local room = cjson.decode(redis.call('HGET', ROOMS, seat.room))
+if room.initiator == old then room.initiator = cid else room.responder = cid end
+redis.call('HSET', ROOMS, seat.room, cjson.encode(room))
+mark(CONNS)
+mark(SEATS)
+mark(TOKENS)
+mark(ROOMS)
+local peer_info = conn_of(seat.peer)
+return finish('resumed', {
+  peer = seat.peer, room = seat.room, role = seat.role, own_name = seat.name,
+  peer_name = peer_seat.held and peer_seat.name or name_of(peer_info), peer_held = peer_seat.held and true or false,
+})
+"""

@@ -1,0 +1,190 @@
+"""Lua shared by every state script: key names from KEYS, the policy, and the state primitives."""
+
+PRELUDE = r"""
+local ALIVE, CONNS, QUEUE, SEATS, ROOMS, META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local MSGS, RECENT, BLOCKED, TOKENS, HELD, BUCKETS = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local REPORTS, BANS, IPCONNS, IPRATE, MATCHES = KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
+local NOW, KEY_TTL = tonumber(ARGV[1]), tonumber(ARGV[2])
+local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
+local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
+local P = cjson.decode(ARGV[7])
+local FAMILIES = {'seek', 'signal', 'chat', 'typing', 'misc', 'abuse'}
+local written = {}
+
+-- Every key written gets a TTL: the connection cap, or longer for what outlives a connection
+-- (bans, report blocks), which passes its own.
+local function mark(key, ttl)
+  local want = ttl or KEY_TTL
+  if not written[key] or written[key] < want then written[key] = want end
+end
+local function finish(status, details)
+  for key, ttl in pairs(written) do redis.call('PEXPIRE', key, ttl) end
+  if details then return {status, cjson.encode(details)} end
+  return {status, '{}'}
+end
+local function decode(raw) if raw then return cjson.decode(raw) end return nil end
+local function conn_of(cid) return decode(redis.call('HGET', CONNS, cid)) end
+local function seat_of(cid) return decode(redis.call('HGET', SEATS, cid)) end
+local function name_of(info) return (info and info.name) or 'Stranger' end
+local function tags_of(info)
+  if info and type(info.tags) == 'table' then return info.tags end
+  return {}
+end
+local function pair_key(a, b) if a < b then return a .. '|' .. b end return b .. '|' .. a end
+local function unexpired(key, member)
+  local until_ms = redis.call('ZSCORE', key, member)
+  return until_ms and tonumber(until_ms) > NOW
+end
+
+-- API Gateway may deliver a frame twice; a repeated messageId must not act twice (a second
+-- `next` would skip the stranger the first one found). Old ids are trimmed as we go.
+local function duplicate()
+  if MESSAGE_ID == '' then return false end
+  if redis.call('ZSCORE', MSGS, MESSAGE_ID) then return true end
+  redis.call('ZREMRANGEBYSCORE', MSGS, '-inf', NOW - DEDUP_MS)
+  redis.call('ZADD', MSGS, NOW, MESSAGE_ID)
+  mark(MSGS)
+  return false
+end
+
+local function is_live(cid)
+  local deadline = redis.call('ZSCORE', ALIVE, cid)
+  return deadline and tonumber(deadline) > NOW
+end
+
+-- API Gateway resets its idle timer on every client frame; mirror that, never past the cap.
+local function refresh(cid, info)
+  redis.call('ZADD', ALIVE, 'XX', math.min(info.at + CAP, NOW + IDLE), cid)
+  mark(ALIVE)
+end
+
+-- Token bucket per connection and action family, "tokens:last refill" in one hash field.
+-- Returns 0 when a token was taken, else the milliseconds until one will be there.
+local function take(cid, family)
+  local spec = P.rates[family]
+  local field = cid .. ':' .. family
+  local raw = redis.call('HGET', BUCKETS, field)
+  local tokens, since = spec[1], NOW
+  if raw then
+    local sep = string.find(raw, ':', 1, true)
+    tokens, since = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
+  end
+  tokens = math.min(spec[1], tokens + (NOW - since) / spec[2])
+  local wait = 0
+  if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * spec[2]) end
+  redis.call('HSET', BUCKETS, field, string.format('%.4f:%d', tokens, NOW))
+  mark(BUCKETS)
+  return wait
+end
+
+-- nil when the action may go ahead; otherwise the refusal. Every refusal also drains the
+-- 'abuse' bucket, and an empty one means the connection should be closed.
+local function limited(cid, family)
+  local wait = take(cid, family)
+  if wait == 0 then return nil end
+  local close = take(cid, 'abuse') > 0
+  return {retry_ms = wait, close = close}
+end
+
+local function release_ip(ip)
+  if not ip or ip == '' then return end
+  if redis.call('HINCRBY', IPCONNS, ip, -1) <= 0 then redis.call('HDEL', IPCONNS, ip) end
+end
+
+-- Ends the room `seat` belongs to: both seats, their tokens and holds go. Returns the peer to
+-- tell, or '' when the peer's own socket is already gone.
+local function end_room(cid, seat)
+  redis.call('HDEL', SEATS, cid)
+  redis.call('HDEL', ROOMS, seat.room)
+  redis.call('ZREM', HELD, cid)
+  if seat.token then redis.call('HDEL', TOKENS, seat.token) end
+  local peer_seat = seat_of(seat.peer)
+  if peer_seat and peer_seat.room == seat.room then
+    redis.call('HDEL', SEATS, seat.peer)
+    redis.call('ZREM', HELD, seat.peer)
+    if peer_seat.token then redis.call('HDEL', TOKENS, peer_seat.token) end
+    if peer_seat.held then return '' end
+  end
+  return seat.peer
+end
+
+-- Deletes a connection. With `hold`, a seat in a room is kept for the grace period so that a
+-- new connection can resume it; the peer is then told 'held' instead of 'gone'.
+local function forget(cid, hold)
+  local info = conn_of(cid)
+  redis.call('ZREM', ALIVE, cid)
+  redis.call('ZREM', QUEUE, cid)
+  local fields = {}
+  for i, family in ipairs(FAMILIES) do fields[i] = cid .. ':' .. family end
+  redis.call('HDEL', BUCKETS, unpack(fields))
+  if info then
+    redis.call('HDEL', CONNS, cid)
+    release_ip(info.ip)
+  end
+  local seat = seat_of(cid)
+  if not seat or seat.held then return {kind = 'gone', peer = '', room = ''} end
+  if hold and P.grace > 0 then
+    seat.held = NOW + P.grace
+    seat.name = name_of(info)
+    seat.ip = (info and info.ip) or ''
+    redis.call('HSET', SEATS, cid, cjson.encode(seat))
+    redis.call('ZADD', HELD, seat.held, cid)
+    mark(SEATS)
+    mark(HELD)
+    return {kind = 'held', peer = seat.peer, room = seat.room}
+  end
+  return {kind = 'gone', peer = end_room(cid, seat), room = seat.room}
+end
+
+local function shares(a, b)
+  for _, x in ipairs(tags_of(a)) do
+    for _, y in ipairs(tags_of(b)) do if x == y then return true end end
+  end
+  return false
+end
+
+local function common_tags(a, b)
+  local out = {}
+  for _, x in ipairs(tags_of(a)) do
+    for _, y in ipairs(tags_of(b)) do if x == y then table.insert(out, x) end end
+  end
+  return out
+end
+
+-- x takes y when x named no interests, shares one with y, or has waited past the fallback.
+local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback or shares(x, y) end
+
+-- a and b (with infos and time waited) may be paired now.
+local function compatible(a, ai, wa, b, bi, wb, allow_repeat)
+  if a == b then return false end
+  if ai.ip and bi.ip and ai.ip ~= '' and bi.ip ~= '' and unexpired(BLOCKED, pair_key(ai.ip, bi.ip)) then
+    return false
+  end
+  if not allow_repeat and unexpired(RECENT, pair_key(a, b)) then return false end
+  return accepts(ai, bi, wa) and accepts(bi, ai, wb)
+end
+
+local function can_pair(cid)
+  return is_live(cid) and redis.call('HEXISTS', SEATS, cid) == 0
+end
+
+local function seat_json(room, role, peer, token)
+  return cjson.encode({room = room, role = role, peer = peer, joined = 0, token = token})
+end
+
+-- `a` has waited longer and becomes the initiator; `waited` is how long, for /stats.
+local function pair(a, b, code, token_a, token_b, waited)
+  redis.call('ZREM', QUEUE, a, b)
+  redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
+  redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
+  redis.call('HSET', TOKENS, token_a, a, token_b, b)
+  redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(a, b))
+  redis.call('ZREMRANGEBYSCORE', MATCHES, '-inf', NOW - 60000)
+  redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(waited))
+  mark(SEATS)
+  mark(ROOMS)
+  mark(TOKENS)
+  mark(RECENT)
+  mark(MATCHES)
+end
+"""

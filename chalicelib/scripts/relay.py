@@ -1,0 +1,92 @@
+"""Lua for what happens inside a room: join, relaying signals/chat/typing, and reports."""
+
+JOIN = r"""
+-- ARGV[8] = connection id, ARGV[9] = room code claimed by the client.
+-- Returns verified {role} | not_in_room | wrong_room | not_connected | duplicate | rate_limited.
+local cid, code = ARGV[8], ARGV[9]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local refusal = limited(cid, 'misc')
+if refusal then return finish('rate_limited', refusal) end
+local seat = seat_of(cid)
+if not seat then return finish('not_in_room') end
+if seat.room ~= code then return finish('wrong_room') end
+if seat.joined ~= 1 then
+  seat.joined = 1
+  redis.call('HSET', SEATS, cid, cjson.encode(seat))
+  mark(SEATS)
+end
+return finish('verified', {role = seat.role})
+"""
+
+RELAY = r"""
+-- signal, chat and typing. ARGV[8] = connection id, ARGV[9] = room code claimed ('' for chat
+-- and typing), ARGV[10] = offer | answer | candidate | chat | typing.
+-- The server, not the client, picks the recipient: the sender's current peer.
+-- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
+-- wrong_room | not_joined | wrong_role | peer_reconnecting.
+local cid, room, kind = ARGV[8], ARGV[9], ARGV[10]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local family = kind
+if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'signal' end
+local refusal = limited(cid, family)
+if refusal then return finish('rate_limited', refusal) end
+local seat = seat_of(cid)
+if not seat then return finish('not_in_room') end
+if family == 'signal' then
+  if seat.room ~= room then return finish('wrong_room') end
+  if seat.joined ~= 1 then return finish('not_joined') end
+  if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
+    return finish('wrong_role')
+  end
+end
+local peer_seat = seat_of(seat.peer)
+if peer_seat and peer_seat.held then return finish('peer_reconnecting') end
+return finish('ok', {peer = seat.peer, name = name_of(me), room = seat.room})
+"""
+
+REPORT = r"""
+-- ARGV[8] = connection id, ARGV[9] = reason. Ends the chat, records the report against the
+-- peer's IP, blocks the two IPs from meeting again, and bans the peer's IP once enough distinct
+-- reporters did so within the window.
+-- Returns reported {peer, room, banned} | not_in_room | not_connected | duplicate | rate_limited.
+local cid = ARGV[8]
+local me = conn_of(cid)
+if not me then return finish('not_connected') end
+if duplicate() then return finish('duplicate') end
+refresh(cid, me)
+local refusal = limited(cid, 'misc')
+if refusal then return finish('rate_limited', refusal) end
+local seat = seat_of(cid)
+if not seat then return finish('not_in_room') end
+local peer_seat = seat_of(seat.peer) or {}
+local peer_ip = peer_seat.ip or (conn_of(seat.peer) or {}).ip or ''
+local peer = end_room(cid, seat)
+local banned = false
+if peer_ip ~= '' and (me.ip or '') ~= '' then
+  redis.call('ZADD', BLOCKED, NOW + P.block_ms, pair_key(me.ip, peer_ip))
+  mark(BLOCKED, P.block_ms)
+  local reports = decode(redis.call('HGET', REPORTS, peer_ip)) or {}
+  local fresh, count = {}, 0
+  for reporter, at in pairs(reports) do
+    if at > NOW - P.report_window then fresh[reporter] = at; count = count + 1 end
+  end
+  if not fresh[me.ip] then count = count + 1 end
+  fresh[me.ip] = NOW
+  if count >= P.report_threshold then
+    redis.call('ZADD', BANS, NOW + P.ban_ms, peer_ip)
+    redis.call('HDEL', REPORTS, peer_ip)
+    mark(BANS, P.ban_ms)
+    banned = true
+  else
+    redis.call('HSET', REPORTS, peer_ip, cjson.encode(fresh))
+    mark(REPORTS, P.report_window)
+  end
+end
+return finish('reported', {peer = peer, room = seat.room, banned = banned})
+"""

@@ -1,0 +1,94 @@
+"""Lua for the scheduled sweep and the cheap read behind GET /stats."""
+
+SWEEP = r"""
+-- ARGV[8] = most connections to evict and waiters to inspect, ARGV[9] = JSON list of
+-- {code, a, b} fresh room codes and resume tokens, one per pair the sweep may form.
+-- Evicts connections past their liveness deadline, ends rooms whose grace period ran out,
+-- drops expired bans/blocks, and pairs waiters who are compatible now (the fallback time
+-- makes anyone compatible; two recently paired strangers are paired again only if they are
+-- the only ones waiting past the fallback).
+-- Returns swept {evicted, ended = [{peer, room}], pairs = [{a, a_name, b, b_name, room,
+-- token_a, token_b, common, waited}], next_due (ms, 0 if nothing is due), endpoint}.
+local batch, fresh = tonumber(ARGV[8]), cjson.decode(ARGV[9])
+local out = {ended = {}, pairs = {}, next_due = 0}
+local gone = {}
+local evicted = redis.call('ZRANGEBYSCORE', ALIVE, '-inf', NOW, 'LIMIT', 0, batch)
+for _, cid in ipairs(evicted) do
+  local result = forget(cid, false)
+  if result.peer ~= '' then table.insert(gone, result) end
+end
+out.evicted = #evicted
+for _, cid in ipairs(redis.call('ZRANGEBYSCORE', HELD, '-inf', NOW, 'LIMIT', 0, batch)) do
+  local seat = seat_of(cid)
+  redis.call('ZREM', HELD, cid)
+  if seat and seat.held then table.insert(gone, {peer = end_room(cid, seat), room = seat.room}) end
+end
+for _, item in ipairs(gone) do
+  if item.peer ~= '' and is_live(item.peer) then table.insert(out.ended, item) end
+end
+redis.call('ZREMRANGEBYSCORE', BANS, '-inf', NOW)
+redis.call('ZREMRANGEBYSCORE', BLOCKED, '-inf', NOW)
+redis.call('ZREMRANGEBYSCORE', RECENT, '-inf', NOW)
+
+local waiting = {}
+local entries = redis.call('ZRANGE', QUEUE, 0, batch - 1, 'WITHSCORES')
+for i = 1, #entries, 2 do
+  local cid = entries[i]
+  if can_pair(cid) then
+    table.insert(waiting, {cid = cid, info = conn_of(cid), waited = NOW - tonumber(entries[i + 1])})
+  else
+    redis.call('ZREM', QUEUE, cid)
+  end
+end
+local overdue_total = 0
+for _, w in ipairs(waiting) do if w.waited >= P.fallback then overdue_total = overdue_total + 1 end end
+local used, next_code = {}, 1
+local function try_pair(x, y, allow_repeat)
+  local spare = fresh[next_code]
+  if not spare or used[x.cid] or used[y.cid] then return end
+  if not compatible(x.cid, x.info, x.waited, y.cid, y.info, y.waited, allow_repeat) then return end
+  next_code = next_code + 1
+  used[x.cid], used[y.cid] = true, true
+  pair(x.cid, y.cid, spare.code, spare.a, spare.b, x.waited)
+  table.insert(out.pairs, {
+    a = x.cid, a_name = name_of(x.info), b = y.cid, b_name = name_of(y.info), room = spare.code,
+    token_a = spare.a, token_b = spare.b, common = common_tags(x.info, y.info), waited = x.waited,
+  })
+end
+for i = 1, #waiting do
+  for j = i + 1, #waiting do try_pair(waiting[i], waiting[j], false) end
+end
+if overdue_total == 2 then
+  local overdue = {}
+  for _, w in ipairs(waiting) do
+    if not used[w.cid] and w.waited >= P.fallback then table.insert(overdue, w) end
+  end
+  if #overdue == 2 then try_pair(overdue[1], overdue[2], true) end
+end
+for _, w in ipairs(waiting) do
+  if not used[w.cid] and w.waited < P.fallback and #tags_of(w.info) > 0 then
+    local due = NOW + P.fallback - w.waited
+    if out.next_due == 0 or due < out.next_due then out.next_due = due end
+  end
+end
+local first_hold = redis.call('ZRANGE', HELD, 0, 0, 'WITHSCORES')
+if first_hold[2] then
+  local due = tonumber(first_hold[2])
+  if out.next_due == 0 or due < out.next_due then out.next_due = due end
+end
+out.endpoint = redis.call('HGET', META, 'endpoint') or ''
+return finish('swept', out)
+"""
+
+STATS = r"""
+-- Read-only. Returns stats {waiting, chatting, online, waits = [ms of each match in the last minute]}.
+local waits = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', MATCHES, NOW - 60000, '+inf')) do
+  local sep = string.find(member, ':[^:]*$')
+  table.insert(waits, tonumber(string.sub(member, sep + 1)))
+end
+return {'stats', cjson.encode({
+  waiting = redis.call('ZCARD', QUEUE), chatting = redis.call('HLEN', ROOMS),
+  online = redis.call('ZCARD', ALIVE), waits = waits,
+})}
+"""
