@@ -21,7 +21,7 @@ from tests.gateway.clients import abort, connect, nothing_received, recv_json, s
 from tests.gateway.gateway_process import PROJECT_DIR, GatewayProcess
 
 KEYS = Keys("rvc")
-ICE = load_settings(os.environ).ice_servers
+ICE = load_settings(os.environ).static_ice_servers()
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
 ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0"}
@@ -29,7 +29,10 @@ CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ hos
 
 @pytest.fixture(scope="module")
 def app_gateway(gateway_redis_url: str) -> Iterator[GatewayProcess]:
-    with GatewayProcess(PROJECT_DIR, "--no-schedules", "--no-reload", redis_url=gateway_redis_url) as gateway:
+    # These tests are about the gateway's mechanics, so the app's matching policies that would
+    # change the expected events (no-repeat, resume grace) are off; their own tests cover them.
+    env = {"REPEAT_BLOCK_SECONDS": "0", "RESUME_GRACE_SECONDS": "0", "METRICS_ENABLED": "false"}
+    with GatewayProcess(PROJECT_DIR, "--no-schedules", "--no-reload", redis_url=gateway_redis_url, env=env) as gateway:
         yield gateway
 
 
@@ -43,7 +46,16 @@ def app_store(store: Any) -> Iterator[Any]:
 
 
 def matched(room: str, initiator: bool, peer: str) -> dict[str, Any]:
-    return {"event": "matched", "room_code": room, "initiator": initiator, "peer": {"name": peer}, "ice_servers": ICE}
+    return {
+        "event": "matched", "room_code": room, "initiator": initiator, "peer": {"name": peer},
+        "interests": [], "ice_servers": ICE,
+    }
+
+
+def without_token(event: dict[str, Any]) -> dict[str, Any]:
+    """The event minus its resume token, which must be there and is random."""
+    assert isinstance(event.get("resume_token"), str) and len(event["resume_token"]) >= 32
+    return {k: v for k, v in event.items() if k != "resume_token"}
 
 
 def gone_event(room: str) -> dict[str, Any]:
@@ -57,8 +69,8 @@ def pair(first: ClientConnection, second: ClientConnection, names: tuple[str, st
     send(second, {"action": "register", "name": names[1]})
     first_match = recv_json(first)
     room = str(first_match["room_code"])
-    assert first_match == matched(room, True, names[1])
-    assert recv_json(second) == matched(room, False, names[0])
+    assert without_token(first_match) == matched(room, True, names[1])
+    assert without_token(recv_json(second)) == matched(room, False, names[0])
     return room
 
 
@@ -98,8 +110,8 @@ def test_two_strangers_match_signal_chat_and_after_next_both_match_again(
         again = recv_json(alice)
         new_room = str(again["room_code"])
         assert new_room != room
-        assert again == matched(new_room, True, "Bob")
-        assert recv_json(bob) == matched(new_room, False, "Alice")
+        assert without_token(again) == matched(new_room, True, "Bob")
+        assert without_token(recv_json(bob)) == matched(new_room, False, "Alice")
         assert nothing_received(alice) and nothing_received(bob)
 
 
@@ -116,8 +128,8 @@ def test_a_waiting_third_client_is_matched_as_soon_as_a_partner_is_free(
         to_c = recv_json(c, timeout=2)
         assert time.monotonic() - started < 3.0  # schedules are off: only the next itself can match
         new_room = str(to_c["room_code"])
-        assert to_c == matched(new_room, True, "Ann")
-        assert recv_json(a) == matched(new_room, False, "Cy")
+        assert without_token(to_c) == matched(new_room, True, "Ann")
+        assert without_token(recv_json(a)) == matched(new_room, False, "Cy")
         assert recv_json(b) == gone_event(room)
         assert nothing_received(a) and nothing_received(b) and nothing_received(c)
 
@@ -159,7 +171,7 @@ def test_connect_is_refused_with_the_apps_503_when_redis_is_unreachable() -> Non
 def lossy_gateway(gateway_redis_url: str) -> Iterator[GatewayProcess]:
     """Every $disconnect lost, as AWS may lose one; the sweep runs every second."""
     args = ("--disconnect-loss", "1", "--schedule-interval", "1", "--no-reload")
-    env = {"IDLE_TIMEOUT_SECONDS": "10"}
+    env = {"IDLE_TIMEOUT_SECONDS": "10", "RESUME_GRACE_SECONDS": "0", "REPEAT_BLOCK_SECONDS": "0", "SWEEP_WINDOW_SECONDS": "0"}
     with GatewayProcess(PROJECT_DIR, *args, redis_url=gateway_redis_url, env=env) as gateway:
         yield gateway
 
