@@ -96,7 +96,9 @@ def run(
                 continue
             delay = backoff
             if result.next_due:
-                delay = min(max((result.next_due - now) / 1000, MIN_SLEEP_SECONDS), MAX_BACKOFF_SECONDS)
+                # Nothing new can fall due sooner than this (fallback and grace are fixed
+                # delays after an event), so sleep right up to it.
+                delay = max((result.next_due - now) / 1000, MIN_SLEEP_SECONDS)
             if monotonic() + delay >= deadline:
                 break
             sleep(delay)

@@ -90,3 +90,13 @@ def test_config_tells_the_page_where_the_websocket_api_is(lambda_app, monkeypatc
         body = json.loads(client.http.get("/config").body)
     assert body["websocket_url"] == "wss://abc.execute-api.us-east-1.amazonaws.com/api"
     assert body["max_chat_chars"] == 1000 and body["ping_interval_seconds"] == 300
+
+
+def test_stats_route_reads_the_live_figures(lambda_app):
+    with Client(lambda_app.app) as client:
+        response = client.http.get("/stats")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "max-age=5"
+    assert json.loads(response.body) == {
+        "online": 0, "waiting": 0, "chatting": 0, "chats_in_progress": 0,
+        "matches_last_minute": 0, "median_wait_ms": None,
+    }

@@ -1,12 +1,12 @@
-// The session: one state machine that ties the server's events, the call, the chat and the page.
+// The session: one state machine that ties the server's events, the room, the chat and the page.
 //
 // Phases: idle → starting → connecting → searching → room → (ended | searching) … → idle.
 // "reconnecting" is entered whenever the WebSocket drops while the app is running.
 
-import { Call } from './call.js';
 import { ChatLog } from './chat.js';
 import { loadConfig } from './config.js';
 import { openLocalMedia, stopStream } from './media.js';
+import { Room } from './room.js';
 import { Signalling, backoffDelay } from './signalling.js';
 import * as ui from './ui.js';
 
@@ -30,11 +30,11 @@ const app = {
   localStream: null,
   textOnly: false,
   textOnlyReason: '',
-  room: null, // { code, initiator, peerName }
+  room: null, // the Room we are in
+  resume: null, // { token, peerName } of the room our dropped socket left behind
   pastRooms: new Set(),
   early: [], // [{ event, at }]: events for a room whose `matched` has not arrived yet
-  call: null,
-  resumeSearch: true, // whether a reconnect should search again
+  resumeSearch: true, // whether a reconnect without a room to resume should search again
   serviceAttempt: 0,
   videoTimer: null,
   leaveTimer: null,
@@ -98,6 +98,7 @@ export function stop() {
   if (app.phase === 'idle') return;
   const wasInRoom = app.room !== null;
   endRoom();
+  app.resume = null;
   app.early = [];
   clearTimeout(app.retryTimer);
   setPhase('idle');
@@ -146,15 +147,18 @@ export function next() {
   }
 }
 
-function enterRoom({ room_code: code, initiator, peer, ice_servers: iceServers }) {
+/** Enter a room from `matched` (a new stranger) or `resumed` (the same one, after a drop). */
+function enterRoom(event, { resumed = false } = {}) {
   if (app.room) endRoom();
-  const name = peer?.name || 'Stranger';
-  app.room = { code, initiator: Boolean(initiator), peerName: name };
+  const name = event.peer?.name || 'Stranger';
+  app.resume = null;
   app.serviceAttempt = 0;
-  app.call = new Call({
-    roomCode: code,
-    initiator: Boolean(initiator),
-    iceServers,
+  app.room = new Room({
+    code: event.room_code,
+    initiator: Boolean(event.initiator),
+    peerName: name,
+    token: event.resume_token ?? null,
+    iceServers: event.ice_servers,
     localStream: app.localStream,
     send,
     onTrack: (stream, track) => {
@@ -162,27 +166,42 @@ function enterRoom({ room_code: code, initiator, peer, ice_servers: iceServers }
       track.addEventListener('unmute', ui.refreshRemoteVideo);
       ui.showRemoteStream(stream);
     },
-    onStateChange: onCallState,
+    onCallState,
   });
-  send({ action: 'join', room_code: code });
+  app.room.join();
   setPhase('room');
-  chat.clear();
-  chat.system(`You are now chatting with ${name}. Say hi!`);
-  if (app.textOnly) chat.system(`Text-only mode: ${app.textOnlyReason} ${name} cannot see or hear you.`);
-  ui.setStatus(`Connected to ${name}`, 'ok');
-  ui.setRemoteLabel(name, `Connecting video with ${name}…`, { busy: true });
-  app.videoTimer = setTimeout(videoFailed, VIDEO_CONNECT_TIMEOUT_MS);
-  replayEarlyEvents(code);
+  if (resumed) {
+    chat.system(`Reconnected. You are back with ${name}.`);
+  } else {
+    chat.clear();
+    chat.system(`You are now chatting with ${name}. Say hi!`);
+    if (app.textOnly) chat.system(`Text-only mode: ${app.textOnlyReason} ${name} cannot see or hear you.`);
+  }
+  if (event.peer_reconnecting) {
+    peerAway(); // both of us dropped; we are back first
+  } else {
+    ui.setStatus(`Connected to ${name}`, 'ok');
+    waitForVideo();
+  }
+  replayEarlyEvents(app.room.code);
 }
 
 function endRoom() {
-  if (app.room) rememberPastRoom(app.room.code);
+  if (app.room) {
+    rememberPastRoom(app.room.code);
+    app.room.close();
+  }
   clearTimeout(app.videoTimer);
-  app.call?.close();
-  app.call = null;
   app.room = null;
   ui.hideNotice();
   ui.clearRemote();
+}
+
+function waitForVideo() {
+  const name = peerName();
+  ui.setRemoteLabel(name, `Connecting video with ${name}…`, { busy: true });
+  clearTimeout(app.videoTimer);
+  app.videoTimer = setTimeout(videoFailed, VIDEO_CONNECT_TIMEOUT_MS);
 }
 
 function onCallState(state) {
@@ -204,12 +223,39 @@ function onCallState(state) {
 }
 
 function videoFailed() {
-  if (app.phase !== 'room') return;
+  if (app.phase !== 'room' || app.room?.peerAway) return;
   const name = peerName();
   ui.setRemoteLabel(name, 'No video connection.');
   ui.setStatus(`Video with ${name} could not connect. Press Next to meet someone else.`, 'warn');
   ui.showNotice(`The video connection with ${name} failed: your networks may not allow a direct link. `
     + 'You can keep chatting, or find someone else.');
+}
+
+function peerAway() {
+  const name = peerName();
+  chat.system(`${name} lost their connection. Waiting for them to come back…`);
+  app.room.peerLeftForNow();
+  clearTimeout(app.videoTimer);
+  ui.hideNotice();
+  ui.clearRemote();
+  ui.setStatus(`${name} lost their connection. Waiting for them to come back…`, 'warn');
+  ui.setRemoteLabel(name, `${name} is reconnecting…`, { busy: true });
+}
+
+function peerBack() {
+  app.room.peerReturned();
+  chat.system(`${peerName()} is back.`);
+  ui.setStatus(`Connected to ${peerName()}`, 'ok');
+  waitForVideo();
+}
+
+function peerLeft() {
+  const name = peerName();
+  endRoom();
+  setPhase('ended');
+  chat.system(`${name} left the chat.`);
+  ui.setStatus('Stranger disconnected. Press Next or Esc to meet someone new.', 'warn');
+  ui.setRemoteLabel('Stranger', 'Stranger disconnected.');
 }
 
 // ---- Server events ---------------------------------------------------------------------
@@ -241,15 +287,6 @@ function rememberPastRoom(code) {
   if (app.pastRooms.size > PAST_ROOMS_MAX) app.pastRooms.delete(app.pastRooms.values().next().value);
 }
 
-function peerLeft() {
-  const name = peerName();
-  endRoom();
-  setPhase('ended');
-  chat.system(`${name} left the chat.`);
-  ui.setStatus('Stranger disconnected. Press Next or Esc to meet someone new.', 'warn');
-  ui.setRemoteLabel('Stranger', 'Stranger disconnected.');
-}
-
 const handlers = {
   queued() {
     if (app.phase !== 'searching') return;
@@ -260,15 +297,25 @@ const handlers = {
     if (app.phase === 'idle') return; // Stop was pressed; our `leave` ends this room
     enterRoom(event);
   },
+  resumed(event) {
+    if (app.phase === 'idle') return;
+    enterRoom(event, { resumed: true });
+  },
   verified(event) {
-    inRoom(event, () => app.call.begin());
+    inRoom(event, () => app.room.verified());
   },
   signal(event) {
-    inRoom(event, () => app.call.handleSignal(event.type, event.data));
+    inRoom(event, () => app.room.signal(event.type, event.data));
   },
   chat(event) {
     if (app.phase !== 'room') return;
     chat.message('peer', String(event.sender || peerName()), String(event.message ?? ''));
+  },
+  'peer-reconnecting'(event) {
+    inRoom(event, peerAway);
+  },
+  'peer-resumed'(event) {
+    inRoom(event, peerBack);
   },
   'peer-disconnected'(event) {
     inRoom(event, peerLeft);
@@ -282,18 +329,38 @@ const handlers = {
   error: onServerError,
 };
 
-function onServerError({ code, message }) {
+function onServerError({ code, message, retry_after_ms: retryAfterMs }) {
   switch (code) {
     case 'not_connected':
-      // The server lost our connection record: a fresh socket and a new registration fix it.
+      // The server lost our connection record, and with it any room: a fresh socket and a
+      // new registration fix it.
+      if (app.room) {
+        chat.system(`The server lost this connection. The chat with ${peerName()} has ended.`);
+        endRoom();
+      }
       app.signalling.reconnect();
+      break;
+    case 'invalid_token':
+      // The room we dropped out of ended while we were away.
+      if (app.resume) {
+        chat.system(`The chat with ${app.resume.peerName} ended while you were away.`);
+        app.resume = null;
+        search();
+      }
       break;
     case 'in_room':
       if (app.phase === 'searching') send({ action: 'next' }); // leave a room we did not know of
       break;
+    case 'peer_reconnecting':
+      if (app.phase === 'room') chat.system(`Not sent: ${peerName()} is reconnecting.`);
+      break;
+    case 'rate_limited':
+      slowDown(retryAfterMs);
+      break;
     case 'unavailable':
     case 'internal':
-      serviceTrouble();
+      if (app.phase === 'room') chat.system('The server had a problem; your last message may not have arrived.');
+      else retryLater('The service is busy.', backoffDelay(app.serviceAttempt++));
       break;
     case 'too_large':
     case 'invalid_field':
@@ -307,50 +374,62 @@ function onServerError({ code, message }) {
   }
 }
 
-function serviceTrouble() {
-  if (app.phase === 'room') {
-    chat.system('The server had a problem; your last message may not have arrived.');
-    return;
-  }
-  if (app.phase !== 'searching') return;
-  const delay = backoffDelay(app.serviceAttempt++);
-  ui.setStatus(`The service is busy. Trying again in ${Math.ceil(delay / 1000)} s…`, 'warn');
+function slowDown(retryAfterMs) {
+  if (app.phase === 'room') chat.system('Not sent: you are sending too fast. Wait a moment.');
+  else retryLater('Too many tries in a row.', Math.max(1000, Number(retryAfterMs) || 0));
+}
+
+// A refused search or resume (busy service, rate limit) is tried again after `delay`.
+function retryLater(why, delay) {
+  const phase = app.phase;
+  if (phase !== 'searching' && phase !== 'reconnecting') return;
+  ui.setStatus(`${why} Trying again in ${Math.ceil(delay / 1000)} s…`, 'warn');
   clearTimeout(app.retryTimer);
   app.retryTimer = setTimeout(() => {
-    if (app.phase === 'searching') search();
+    if (app.phase !== phase) return;
+    if (phase === 'searching') search();
+    else onSocketOpen();
   }, delay);
 }
 
 export function handleServerEvent(event) {
   const handler = Object.hasOwn(handlers, event?.event) ? handlers[event.event] : null;
   if (handler) handler(event);
-  else console.debug('Ignoring unknown event', event);
+  else console.debug('Ignoring an event this page does not use', event);
 }
 
 // ---- The WebSocket ---------------------------------------------------------------------
 
 function createSignalling(config) {
   const signalling = new Signalling(config.websocketUrl, { pingIntervalMs: config.pingIntervalMs });
-  signalling.addEventListener('open', () => {
-    if (app.phase === 'connecting' || app.phase === 'reconnecting') {
-      if (app.resumeSearch) search();
-      else {
-        setPhase('ended');
-        ui.setStatus('Reconnected. Press Next or Esc to meet someone new.', 'idle');
-      }
-    }
-  });
+  signalling.addEventListener('open', onSocketOpen);
   signalling.addEventListener('message', ({ detail }) => handleServerEvent(detail));
   signalling.addEventListener('close', ({ detail }) => onSocketClosed(detail));
   return signalling;
 }
 
+function onSocketOpen() {
+  if (app.phase !== 'connecting' && app.phase !== 'reconnecting') return;
+  if (app.resume) {
+    // Take our seat back within the server's grace period; `invalid_token` if it is gone.
+    send({ action: 'resume', token: app.resume.token });
+    ui.setStatus(`Reconnected. Getting back to ${app.resume.peerName}…`, 'busy');
+  } else if (app.resumeSearch) {
+    search();
+  } else {
+    setPhase('ended');
+    ui.setStatus('Reconnected. Press Next or Esc to meet someone new.', 'idle');
+  }
+}
+
 function onSocketClosed({ retryInMs }) {
   if (app.phase === 'idle' || retryInMs === null) return;
-  // The server ends our room when the socket goes, so the chat is over.
+  // The server keeps our seat for a short grace period: remember how to claim it back.
   if (app.room) {
+    const name = peerName();
+    app.resume = app.room.token ? { token: app.room.token, peerName: name } : null;
     endRoom();
-    chat.system('Connection lost. The chat has ended.');
+    chat.system(app.resume ? `Connection lost. Trying to get back to ${name}…` : 'Connection lost. The chat has ended.');
   }
   if (app.phase !== 'reconnecting') app.resumeSearch = app.phase !== 'ended';
   clearTimeout(app.retryTimer);
@@ -393,7 +472,7 @@ export function reset() {
 /** Read-only views of the state, for the test hook. */
 export const view = Object.freeze({
   phase: () => app.phase,
-  pc: () => app.call?.pc ?? null,
+  pc: () => app.room?.call?.pc ?? null,
   room: () => app.room?.code ?? null,
   textOnly: () => app.textOnly,
 });

@@ -38,8 +38,11 @@ def check(client: Any, keys: Keys) -> dict[str, Any]:
         assert len(members) == 2, f"room {code} does not have two distinct members"
         for member in members:
             assert seats.get(member, {}).get("room") == code, f"room {code} member {member} is elsewhere"
-    for cid in list(queue) + list(seats):
+    for cid in list(queue) + [c for c, seat in seats.items() if not seat.get("held")]:
         assert cid in state["conns"] and cid in state["alive"], f"{cid} is queued or seated but not connected"
+    for cid, seat in seats.items():
+        if seat.get("held"):  # its socket dropped; the seat waits for a resume
+            assert cid not in state["conns"] and cid not in state["alive"], f"held {cid} is still connected"
     longer = {keys.bans, keys.blocked, keys.reports}  # about IPs: as long as the ban or block
     for key in keys.state():
         if client.exists(key):

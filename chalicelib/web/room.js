@@ -1,0 +1,76 @@
+// One room with one stranger: joining it, its call, and the stranger dropping out and back.
+
+import { Call } from './call.js';
+
+/**
+ * The protocol inside a room. The server keeps a dropped member's seat for a grace period: the
+ * other side hears `peer-reconnecting`, and `peer-resumed` when a new connection took the seat
+ * over. Neither RTCPeerConnection survives that (the returning side starts from nothing), so
+ * the call is dropped on `peer-reconnecting` and a fresh one starts on `peer-resumed`, with the
+ * same roles. Signals that arrive while there is no call wait for the next one.
+ */
+export class Room {
+  #send;
+  #callOptions;
+  #held = [];
+  #joined = false;
+
+  /**
+   * @param {object} options
+   * @param {string} options.code
+   * @param {boolean} options.initiator
+   * @param {string} options.peerName
+   * @param {string} options.token       resume token for this seat
+   * @param {RTCIceServer[]} options.iceServers
+   * @param {MediaStream|null} options.localStream
+   * @param {(message: object) => boolean} options.send
+   * @param {(stream: MediaStream, track: MediaStreamTrack) => void} options.onTrack
+   * @param {(state: string) => void} options.onCallState
+   */
+  constructor({ code, initiator, peerName, token, iceServers, localStream, send, onTrack, onCallState }) {
+    this.code = code;
+    this.initiator = initiator;
+    this.peerName = peerName;
+    this.token = token;
+    this.peerAway = false;
+    this.#send = send;
+    this.#callOptions = { roomCode: code, initiator, iceServers, localStream, send, onTrack, onStateChange: onCallState };
+    this.call = new Call(this.#callOptions);
+  }
+
+  /** Claim our seat; the server answers `verified`. */
+  join() {
+    this.#send({ action: 'join', room_code: this.code });
+  }
+
+  verified() {
+    this.#joined = true;
+    this.call?.begin();
+  }
+
+  signal(type, data) {
+    if (this.call) this.call.handleSignal(type, data);
+    else this.#held.push([type, data]);
+  }
+
+  /** The stranger's connection dropped; the server holds their seat for a while. */
+  peerLeftForNow() {
+    this.peerAway = true;
+    this.call?.close();
+    this.call = null;
+  }
+
+  /** The stranger is back on a new connection: negotiate a new call from scratch. */
+  peerReturned() {
+    this.peerAway = false;
+    this.call?.close();
+    this.call = new Call(this.#callOptions);
+    if (this.#joined) this.call.begin();
+    for (const [type, data] of this.#held.splice(0)) this.call.handleSignal(type, data);
+  }
+
+  close() {
+    this.call?.close();
+    this.call = null;
+  }
+}
