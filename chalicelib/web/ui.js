@@ -50,10 +50,13 @@ export function setControls(phase) {
   keepFocusVisible();
 }
 
-// A focused button that disappears would drop keyboard users back at the top of the page.
+// A focused control that disappears would drop keyboard users back at the top of the page.
+// Not for the chat box: someone typing when the stranger leaves must not land on Next, where
+// the next space bar would start a new search.
 function keepFocusVisible() {
   const active = document.activeElement;
   if (!(active instanceof HTMLElement) || active === document.body) return;
+  if (active === el.chatInput || active === el.chatSend) return;
   if (!active.hidden && !active.disabled && active.offsetParent !== null) return;
   for (const candidate of [el.next, el.stop, el.start]) {
     if (!candidate.hidden && !candidate.disabled) {
