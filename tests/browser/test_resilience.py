@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from localdev.redis_server import RedisServer
 from tests.browser.conftest import Pages
-from tests.browser.support import screenshot, send_chat, start_chat, wait_connected
+from tests.browser.support import screenshot, send_chat, start_chat, wait_connected, wait_remote_video_plays
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -30,24 +30,35 @@ def pair(pages: Pages) -> tuple[Page, Page]:
     return a, b
 
 
-def test_dropped_socket_ends_the_chat_says_so_and_searches_again_after_reconnecting(pages: Pages):
+def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
     pages.allow_errors(r"WebSocket connection to .* failed")  # while the gateway is down
     a, b = pair(pages)
+    room = a.evaluate("() => window.__rvc.room()")
+    send_chat(a, "before the outage")
+    expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["before the outage"])
 
-    pages.gateway.stop()  # every socket closes with 1001 Going away
-    for page in (a, b):
+    pages.gateway.stop()  # every socket closes; the server holds both seats for the grace period
+    for page, peer in ((a, "Bo"), (b, "Ana")):
         status(page).to_contain_text("Connection lost")
-        expect(page.locator("#chat-log .msg-system").last).to_have_text("Connection lost. The chat has ended.")
+        expect(page.locator("#chat-log .msg-system").last).to_have_text(
+            f"Connection lost. Trying to get back to {peer}…"
+        )
         assert page.evaluate("() => window.__rvc.pc()") is None
     screenshot(a, "connection-lost-ana.png")
 
-    pages.gateway.start()  # same port: the pages retry with back-off and register again
+    pages.gateway.start()  # same port and Redis: the pages retry with back-off and resume
     status(a).to_contain_text("Connected to Bo", timeout=60_000)
     status(b).to_contain_text("Connected to Ana", timeout=60_000)
     wait_connected(a)
     wait_connected(b)
+    wait_remote_video_plays(a)
+    assert a.evaluate("() => window.__rvc.room()") == room == b.evaluate("() => window.__rvc.room()")
+    for page, peer in ((a, "Bo"), (b, "Ana")):
+        expect(page.locator("#chat-log .msg-system", has_text="Reconnected")).to_have_text(
+            [f"Reconnected. You are back with {peer}."]
+        )
     send_chat(a, "we are back")
-    expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["we are back"])
+    expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["before the outage", "we are back"])
 
 
 def test_server_that_forgot_the_connection_makes_the_page_reconnect_and_register_again(
