@@ -24,10 +24,12 @@ from tests.support.events import connect_event, disconnect_event, message_event,
 from tests.support.harness import FakeClock, RecordingSender
 from tests.support.model import Conn, Model
 
-MAX_CONNECTIONS = 8
+MAX_CONNECTIONS = 10
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "100"))
 STEPS = int(os.environ.get("MODEL_STEPS", "50"))
 NAMES = st.sampled_from([None, "alice", "  Bob  ", "x" * 32])
+TAGS = st.sampled_from([(), (), ("chess",), ("music",), ("chess", "music")])
+TOKEN_CHOICE = st.sampled_from(["held", "held", "live", "garbage"])
 ROOM_CHOICE = st.sampled_from(["own", "own", "own", "other", "garbage"])
 PAYLOADS = {"offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answer", "sdp": "v=0 a"}, "candidate": None}
 
@@ -35,7 +37,10 @@ PAYLOADS = {"offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answ
 def normalise(event: dict[str, Any]) -> dict[str, Any]:
     if event["event"] == "error":
         return {"event": "error", "code": event["code"]}
-    drop = {"peer-disconnected": {"message"}, "chat": {"timestamp"}, "matched": {"ice_servers"}}.get(event["event"], set())
+    drop = {
+        "peer-disconnected": {"message"}, "peer-reconnecting": {"message"}, "chat": {"timestamp"},
+        "matched": {"ice_servers", "resume_token"}, "resumed": {"ice_servers", "resume_token"},
+    }.get(event["event"], set())
     return {k: v for k, v in event.items() if k not in drop}
 
 
@@ -51,7 +56,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.sender = RecordingSender()
         from chalicelib.config import load_settings
 
-        config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]", **RELAXED})
+        # Production matching policies (fallback, no-repeat, resume grace); only the rate and
+        # per-address limits are relaxed, since every rule here runs on a frozen clock.
+        policies = {**RELAXED, "REPEAT_BLOCK_SECONDS": "300", "RESUME_GRACE_SECONDS": "15"}
+        config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]", **policies})
         self.service = build(config, sender=self.sender, clock=self.clock)
         self.model = Model(now=self.clock())
         self.codes: dict[int, str] = {}  # model room -> real room code, learned on delivery
@@ -72,7 +80,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         return self.codes.get(room, "not-a-room-code-at-all") if room is not None else "not-a-room-code-at-all"
 
     def choose_room(self, cid: str, choice: str) -> int | None:
-        own = self.model.conns[cid].room
+        seat = self.model.seats.get(cid)
+        own = seat.room if seat else None
         if choice == "own":
             return own
         if choice == "other":
@@ -88,23 +97,28 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule()
     def connect(self) -> None:
         cid = new_connection_id()
-        assert entry.on_connect(connect_event(cid, connected_at=self.clock()), self.service) == {"statusCode": 200}
+        ip = f"10.1.0.{len(self.model.conns) + 1}"
+        event = connect_event(cid, connected_at=self.clock(), ip=ip)
+        assert entry.on_connect(event, self.service) == {"statusCode": 200}
         now = self.clock()
-        self.model.conns[cid] = Conn(cid, at=now, deadline=min(now + 7_200_000, now + 600_000))
+        self.model.conns[cid] = Conn(cid, at=now, deadline=min(now + 7_200_000, now + 600_000), ip=ip)
 
     @precondition(lambda self: self.actors())
-    @rule(who=st.integers(0, 99), name=NAMES)
-    def register(self, who: int, name: str | None) -> None:
+    @rule(who=st.integers(0, 99), name=NAMES, tags=TAGS)
+    def register(self, who: int, name: str | None, tags: tuple[str, ...]) -> None:
         cid = self.pick(who)
-        self.deliver(cid, {"action": "register"} if name is None else {"action": "register", "name": name})
-        self.model.seek(cid, "register", " ".join(name.split()) if name else "Stranger")
+        body: dict[str, Any] = {"action": "register", "interests": list(tags)}
+        if name is not None:
+            body["name"] = name
+        self.deliver(cid, body)
+        self.model.seek(cid, "register", " ".join(name.split()) if name else "Stranger", tags)
 
     @precondition(lambda self: self.actors())
     @rule(who=st.integers(0, 99))
     def next(self, who: int) -> None:
         cid = self.pick(who)
         self.deliver(cid, {"action": "next"})
-        self.model.seek(cid, "next", "")
+        self.model.seek(cid, "next", "", None)
 
     @precondition(lambda self: self.actors())
     @rule(who=st.integers(0, 99))
@@ -135,14 +149,41 @@ class ProtocolMachine(RuleBasedStateMachine):
         room = self.choose_room(cid, choice)
         body = {"action": "signal", "room_code": self.room_code(room), "type": kind, "data": PAYLOADS[kind]}
         self.deliver(cid, body)
-        self.model.signal(cid, room, kind, PAYLOADS[kind])
+        self.model.relay(cid, kind, room, data=PAYLOADS[kind])
 
     @precondition(lambda self: self.actors())
     @rule(who=st.integers(0, 99), message=st.sampled_from(["hi", "<img src=x onerror=alert(1)>", "ünï ☃"]))
     def chat(self, who: int, message: str) -> None:
         cid = self.pick(who)
         self.deliver(cid, {"action": "chat", "message": message})
-        self.model.chat(cid, message)
+        self.model.relay(cid, "chat", None, message=message)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99))
+    def typing(self, who: int) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "typing"})
+        self.model.relay(cid, "typing", None)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), reason=st.sampled_from(["spam", "other"]))
+    def report(self, who: int, reason: str) -> None:
+        cid = self.pick(who)
+        self.deliver(cid, {"action": "report", "reason": reason})
+        self.model.report(cid)
+
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), choice=TOKEN_CHOICE)
+    def resume(self, who: int, choice: str) -> None:
+        """A new connection (or an existing one) presents a token: a dropped seat's, a live
+        seat's (someone else's), or a made-up one."""
+        cid = self.pick(who)
+        held = [s.token for s in self.model.seats.values() if s.held and s.token]
+        live = [s.token for s in self.model.seats.values() if not s.held and s.token]
+        pool = {"held": held, "live": live}.get(choice) or ["made-up-token-0000"]
+        token = pool[who % len(pool)]
+        self.deliver(cid, {"action": "resume", "token": token})
+        self.model.resume(cid, token)
 
     @precondition(lambda self: self.actors())
     @rule(who=st.integers(0, 99))
@@ -160,6 +201,42 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.sender.gone.add(cid)
         self.model.conns[cid].gone = True
 
+    @precondition(lambda self: len(self.actors()) >= 2)
+    @rule(who=st.integers(0, 99), tags=TAGS)
+    def two_strangers_look_for_each_other(self, who: int, tags: tuple[str, ...]) -> None:
+        """Rooms are where most rules get interesting, so make them often."""
+        first, second = who % len(self.actors()), (who + 1) % len(self.actors())
+        self.register(first, None, tags)
+        self.register(second, None, tags)
+
+    @precondition(lambda self: any(cid in self.model.seats for cid in self.actors()))
+    @rule(who=st.integers(0, 99), how=st.sampled_from(["disconnect", "vanish"]))
+    def a_stranger_in_a_chat_drops(self, who: int, how: str) -> None:
+        seated = [cid for cid in self.actors() if cid in self.model.seats]
+        victim = seated[who % len(seated)]
+        getattr(self, how)(self.actors().index(victim))
+
+    @precondition(lambda self: len(self.model.conns) < MAX_CONNECTIONS and any(
+        cid in self.model.seats and self.model.seats[cid].token for cid in self.actors()))
+    @rule(who=st.integers(0, 99), how=st.sampled_from(["disconnect", "vanish"]), wait=st.sampled_from([1, 16]))
+    def a_stranger_drops_and_comes_back_on_a_new_connection(self, who: int, how: str, wait: int) -> None:
+        seated = [cid for cid in self.actors() if cid in self.model.seats and self.model.seats[cid].token]
+        victim = seated[who % len(seated)]
+        token = self.model.seats[victim].token
+        getattr(self, how)(self.actors().index(victim))
+        self.advance_clock(wait)
+        self.connect()
+        newest = list(self.model.conns)[-1]
+        self.deliver(newest, {"action": "resume", "token": token})
+        self.model.resume(newest, token)
+
+    @precondition(lambda self: len(self.model.conns) < MAX_CONNECTIONS)
+    @rule(who=st.integers(0, 99), choice=TOKEN_CHOICE)
+    def a_new_connection_resumes(self, who: int, choice: str) -> None:
+        self.connect()
+        newest = list(self.model.conns)[-1]
+        self.resume(self.actors().index(newest), choice)
+
     @rule(seconds=st.sampled_from([1, 30, 200, 301, 601, 3600]))
     def advance_clock(self, seconds: int) -> None:
         self.clock.advance(seconds)
@@ -169,7 +246,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, 99))
     def one_stranger_goes_quiet_then_the_sweep_runs(self, who: int) -> None:
         """Everyone else keeps pinging; the quiet one passes the idle timeout and is swept."""
-        seated = [cid for cid in self.actors() if self.model.conns[cid].room is not None]
+        seated = [cid for cid in self.actors() if cid in self.model.seats]
         quiet = seated[who % len(seated)] if seated else self.pick(who)
         self.advance_clock(350)
         for cid in self.actors():
@@ -201,12 +278,24 @@ class ProtocolMachine(RuleBasedStateMachine):
                     self.codes.setdefault(room, got.get("room_code", ""))
                     want["room_code"] = self.codes[room]
                 assert got == want, f"{cid}: got {got}, expected {want}"
+        self.learn_tokens()
+
+    def learn_tokens(self) -> None:
+        """Seats get the resume token the server really delivered for them."""
+        for cid, seat in self.model.seats.items():
+            if seat.token or seat.room not in self.codes:
+                continue
+            for event in reversed(self.sender.received(cid)):
+                if event["event"] in {"matched", "resumed"} and event["room_code"] == self.codes[seat.room]:
+                    seat.token = event["resume_token"]
+                    break
 
     @invariant()
     def server_and_model_agree_on_who_waits_and_who_talks(self) -> None:
         state = invariants.snapshot(self.client, self.keys)
         assert set(state["queue"]) == set(self.model.queue)
-        assert {cid for cid, c in self.model.conns.items() if c.room is not None} == set(state["seats"])
+        assert set(self.model.seats) == set(state["seats"])
+        assert {cid for cid, s in self.model.seats.items() if s.held} == {c for c, s in state["seats"].items() if s.get("held")}
         assert {cid for cid, c in self.model.conns.items() if c.connected} == set(state["conns"])
 
 

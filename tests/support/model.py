@@ -1,8 +1,9 @@
 """A reference model of the server: plain Python, no Redis, no concurrency.
 
 It predicts, for every action, exactly which events each connection receives. The stateful test
-runs the same actions through the real handlers and Redis and compares. Room codes are random, so
-the model names rooms itself and learns each real code the first time it is delivered.
+runs the same actions through the real handlers and Redis and compares. Room codes and resume
+tokens are random, so the model names rooms itself and the test learns the real values the first
+time they are delivered.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from typing import Any
 
 IDLE_MS = 600_000
 CAP_MS = 7_200_000
+FALLBACK_MS = 10_000
+REPEAT_MS = 300_000
+GRACE_MS = 15_000
+BLOCK_MS = 86_400_000
 PAIRS_PER_SWEEP = 16
 
 
@@ -20,26 +25,39 @@ class Conn:
     cid: str
     at: int
     deadline: int
+    ip: str
     name: str | None = None
+    tags: tuple[str, ...] = ()
     connected: bool = True  # the server has a record of it
     gone: bool = False  # its socket vanished: posts to it answer 410
     closed: bool = False  # $disconnect arrived
-    room: int | None = None
-    role: str = ""
-    peer: str = ""
+
+
+@dataclass
+class Seat:
+    room: int
+    role: str
+    peer: str
+    token: str = ""  # learned from the delivered event
     joined: bool = False
+    held: int = 0  # grace deadline while its socket is gone
+    name: str = ""
+    ip: str = ""
 
 
 @dataclass
 class Model:
     now: int
     conns: dict[str, Conn] = field(default_factory=dict)
+    seats: dict[str, Seat] = field(default_factory=dict)
     queue: dict[str, int] = field(default_factory=dict)  # cid -> waiting since
     rooms: dict[int, tuple[str, str]] = field(default_factory=dict)
+    recent: dict[frozenset[str], int] = field(default_factory=dict)
+    blocked: dict[frozenset[str], int] = field(default_factory=dict)
     expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _next_room: int = 0
 
-    # ---- helpers mirroring the Lua prelude -------------------------------------------------
+    # ---- the Lua prelude ---------------------------------------------------------------------
     def live(self, cid: str) -> bool:
         conn = self.conns.get(cid)
         return bool(conn and conn.connected and conn.deadline > self.now)
@@ -50,28 +68,42 @@ class Model:
     def name_of(self, cid: str) -> str:
         return self.conns[cid].name or "Stranger"
 
-    def ordered_queue(self) -> list[str]:
-        return [cid for cid, _ in sorted(self.queue.items(), key=lambda item: (item[1], item[0]))]
+    def ordered(self, scores: dict[str, int]) -> list[str]:
+        return [cid for cid, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]))]
 
-    def end_room(self, cid: str) -> tuple[str, int | None]:
+    def end_room(self, cid: str) -> str:
+        seat = self.seats.pop(cid)
+        del self.rooms[seat.room]
+        peer_seat = self.seats.get(seat.peer)
+        if peer_seat and peer_seat.room == seat.room:
+            del self.seats[seat.peer]
+            if peer_seat.held:
+                return ""
+        return seat.peer
+
+    def forget(self, cid: str, hold: bool) -> tuple[str, int | None, bool]:
         conn = self.conns[cid]
-        room, peer = conn.room, conn.peer
-        assert room is not None
-        del self.rooms[room]
-        for member in (cid, peer):
-            other = self.conns[member]
-            other.room, other.role, other.peer, other.joined = None, "", "", False
-        return peer, room
+        if conn.connected:
+            conn.connected = False
+            self.queue.pop(cid, None)
+        seat = self.seats.get(cid)
+        if seat is None or seat.held:
+            return "", None, False
+        if hold:
+            seat.held, seat.name, seat.ip = self.now + GRACE_MS, self.name_of(cid), conn.ip
+            return seat.peer, seat.room, True
+        return self.end_room(cid), seat.room, False
 
-    def forget(self, cid: str) -> tuple[str, int | None]:
-        conn = self.conns.get(cid)
-        if conn is None or not conn.connected:
-            return "", None
-        conn.connected = False
-        self.queue.pop(cid, None)
-        if conn.room is not None:
-            return self.end_room(cid)
-        return "", None
+    def accepts(self, x: Conn, y: Conn, waited: int) -> bool:
+        return not x.tags or waited >= FALLBACK_MS or bool(set(x.tags) & set(y.tags))
+
+    def compatible(self, a: str, wa: int, b: str, wb: int, allow_repeat: bool) -> bool:
+        ca, cb = self.conns[a], self.conns[b]
+        if a == b or self.blocked.get(frozenset((ca.ip, cb.ip)), 0) > self.now:
+            return False
+        if not allow_repeat and self.recent.get(frozenset((a, b)), 0) > self.now:
+            return False
+        return self.accepts(ca, cb, wa) and self.accepts(cb, ca, wb)
 
     def pair(self, waiter: str, newcomer: str) -> int:
         room = self._next_room
@@ -79,154 +111,226 @@ class Model:
         self.queue.pop(waiter, None)
         self.queue.pop(newcomer, None)
         self.rooms[room] = (waiter, newcomer)
-        for cid, role, peer in ((waiter, "initiator", newcomer), (newcomer, "responder", waiter)):
-            conn = self.conns[cid]
-            conn.room, conn.role, conn.peer, conn.joined = room, role, peer, False
+        self.seats[waiter] = Seat(room, "initiator", newcomer)
+        self.seats[newcomer] = Seat(room, "responder", waiter)
+        self.recent[frozenset((waiter, newcomer))] = self.now + REPEAT_MS
         return room
 
-    # ---- delivery, mirroring delivery.Outbox -----------------------------------------------
+    def common(self, a: str, b: str) -> list[str]:
+        return [t for t in self.conns[a].tags if t in self.conns[b].tags]
+
+    # ---- delivery.Outbox ---------------------------------------------------------------------
     def expect(self, cid: str, event: dict[str, Any]) -> None:
         self.expected.setdefault(cid, []).append(event)
 
-    def send(self, cid: str, event: dict[str, Any]) -> None:
-        if self.conns[cid].gone or self.conns[cid].closed:
-            self.tell(*self.forget(cid))
+    def unreachable(self, cid: str) -> bool:
+        return self.conns[cid].gone or self.conns[cid].closed
+
+    def send(self, cid: str, event: dict[str, Any], hold: bool = True) -> None:
+        if self.unreachable(cid):
+            self.tell(*self.forget(cid, hold))
         else:
             self.expect(cid, event)
 
-    def tell(self, peer: str, room: int | None) -> None:
+    def tell(self, peer: str, room: int | None, held: bool = False) -> None:
         if peer:
-            self.send(peer, {"event": "peer-disconnected", "room_code": ("room", room)})
+            kind = "peer-reconnecting" if held else "peer-disconnected"
+            self.send(peer, {"event": kind, "room_code": ("room", room)})
 
     def error(self, cid: str, code: str) -> None:
         self.expect(cid, {"event": "error", "code": code})
 
-    def matched(self, room: int, initiator: bool, peer_name: str) -> dict[str, Any]:
-        return {"event": "matched", "room_code": ("room", room), "initiator": initiator, "peer": {"name": peer_name}}
+    def matched(self, room: int, initiator: bool, peer: str, interests: list[str]) -> dict[str, Any]:
+        return {"event": "matched", "room_code": ("room", room), "initiator": initiator,
+                "peer": {"name": self.name_of(peer)}, "interests": interests}
 
     def deliver_pair(self, waiter: str, newcomer: str, room: int) -> bool:
-        if self.conns[waiter].gone or self.conns[waiter].closed:
-            self.forget(waiter)
+        interests = self.common(waiter, newcomer)
+        if self.unreachable(waiter):
+            self.forget(waiter, False)
             return False
-        self.expect(waiter, self.matched(room, True, self.name_of(newcomer)))
-        self.send(newcomer, self.matched(room, False, self.name_of(waiter)))
+        self.expect(waiter, self.matched(room, True, newcomer, interests))
+        self.send(newcomer, self.matched(room, False, waiter, interests), hold=False)
         return True
 
-    # ---- actions ---------------------------------------------------------------------------
-    def seek(self, cid: str, mode: str, name: str) -> None:
+    # ---- actions -----------------------------------------------------------------------------
+    def start(self, cid: str) -> Conn | None:
+        """What every action script does first: not_connected, or refresh."""
+        conn = self.conns[cid]
+        if not conn.connected:
+            self.error(cid, "not_connected")
+            return None
+        self.refresh(conn)
+        return conn
+
+    def seek(self, cid: str, mode: str, name: str, tags: tuple[str, ...] | None) -> None:
         while True:
-            conn = self.conns[cid]
-            if not conn.connected:
-                return self.error(cid, "not_connected")
-            self.refresh(conn)
-            ended: tuple[str, int | None] = ("", None)
-            if conn.room is not None:
+            conn = self.start(cid)
+            if conn is None:
+                return
+            left: tuple[str, int | None] = ("", None)
+            if cid in self.seats:
                 if mode != "next":
                     return self.error(cid, "in_room")
-                ended = self.end_room(cid)
+                left = self.end_own_room(cid)
             if name:
                 conn.name = name
+            if tags is not None:
+                conn.tags = tags
             if cid in self.queue:
-                self.tell(*ended)
+                self.tell(*left)
                 return self.expect(cid, {"event": "queued", "status": "exists"})
             partner = None
-            for other in self.ordered_queue():
+            for other in self.ordered(self.queue):
                 if other == cid:
                     continue
-                if self.live(other) and self.conns[other].room is None:
+                if not self.live(other) or other in self.seats:
+                    del self.queue[other]
+                elif self.compatible(other, self.now - self.queue[other], cid, 0, False):
                     partner = other
                     break
-                del self.queue[other]
-            self.tell(*ended)
+            self.tell(*left)
             if partner is None:
                 self.queue[cid] = self.now
                 return self.expect(cid, {"event": "queued", "status": "queued"})
             room = self.pair(partner, cid)
             if self.deliver_pair(partner, cid, room):
                 return None
-            mode, name = "register", ""
+            mode, name, tags = "register", "", None
+
+    def end_own_room(self, cid: str) -> tuple[str, int]:
+        room = self.seats[cid].room
+        return self.end_room(cid), room
 
     def leave(self, cid: str) -> None:
-        conn = self.conns[cid]
-        if not conn.connected:
-            return self.error(cid, "not_connected")
-        self.refresh(conn)
+        if self.start(cid) is None:
+            return
         self.queue.pop(cid, None)
-        if conn.room is not None:
-            self.tell(*self.end_room(cid))
+        if cid in self.seats:
+            self.tell(*self.end_own_room(cid))
         self.expect(cid, {"event": "left"})
-        return None
 
     def ping(self, cid: str) -> None:
-        conn = self.conns[cid]
-        if not conn.connected:
-            return self.error(cid, "not_connected")
-        self.refresh(conn)
-        self.expect(cid, {"event": "pong"})
-        return None
+        if self.start(cid) is not None:
+            self.expect(cid, {"event": "pong"})
 
     def join(self, cid: str, room: int | None) -> None:
-        conn = self.conns[cid]
-        if not conn.connected:
-            return self.error(cid, "not_connected")
-        self.refresh(conn)
-        if conn.room is None:
+        if self.start(cid) is None:
+            return
+        seat = self.seats.get(cid)
+        if seat is None:
             return self.error(cid, "not_in_room")
-        if room != conn.room:
+        if room != seat.room:
             return self.error(cid, "wrong_room")
-        conn.joined = True
-        self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": conn.role})
+        seat.joined = True
+        self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
         return None
 
-    def signal(self, cid: str, room: int | None, kind: str, data: Any) -> None:
-        conn = self.conns[cid]
-        if not conn.connected:
-            return self.error(cid, "not_connected")
-        self.refresh(conn)
-        if conn.room is None:
+    def relay(self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "") -> None:
+        if self.start(cid) is None:
+            return
+        seat = self.seats.get(cid)
+        if seat is None:
             return self.error(cid, "not_in_room")
-        if room != conn.room:
-            return self.error(cid, "wrong_room")
-        if not conn.joined:
-            return self.error(cid, "not_joined")
-        if (kind == "offer" and conn.role != "initiator") or (kind == "answer" and conn.role != "responder"):
-            return self.error(cid, "wrong_role")
-        event = {"event": "signal", "room_code": ("room", room), "from": self.name_of(cid), "type": kind, "data": data}
-        self.send(conn.peer, event)
+        if kind in {"offer", "answer", "candidate"}:
+            if room != seat.room:
+                return self.error(cid, "wrong_room")
+            if not seat.joined:
+                return self.error(cid, "not_joined")
+            if (kind == "offer" and seat.role != "initiator") or (kind == "answer" and seat.role != "responder"):
+                return self.error(cid, "wrong_role")
+        if self.seats[seat.peer].held:
+            return self.error(cid, "peer_reconnecting")
+        code = ("room", seat.room)
+        if kind == "chat":
+            event = {"event": "chat", "sender": self.name_of(cid), "message": message}
+        elif kind == "typing":
+            event = {"event": "typing", "room_code": code}
+        else:
+            event = {"event": "signal", "room_code": code, "from": self.name_of(cid), "type": kind, "data": data}
+        self.send(seat.peer, event)
         return None
 
-    def chat(self, cid: str, message: str) -> None:
-        conn = self.conns[cid]
-        if not conn.connected:
-            return self.error(cid, "not_connected")
-        self.refresh(conn)
-        if conn.room is None:
+    def report(self, cid: str) -> None:
+        conn = self.start(cid)
+        if conn is None:
+            return
+        seat = self.seats.get(cid)
+        if seat is None:
             return self.error(cid, "not_in_room")
-        self.send(conn.peer, {"event": "chat", "sender": self.name_of(cid), "message": message})
+        peer_seat = self.seats[seat.peer]
+        peer_ip = peer_seat.ip if peer_seat.held else self.conns[seat.peer].ip
+        peer, room = self.end_own_room(cid)
+        self.blocked[frozenset((conn.ip, peer_ip))] = self.now + BLOCK_MS
+        self.tell(peer, room)
+        self.expect(cid, {"event": "reported"})
+        return None
+
+    def resume(self, cid: str, token: str) -> None:
+        if self.start(cid) is None:
+            return
+        if cid in self.seats:
+            return self.error(cid, "in_room")
+        old = next((c for c, s in self.seats.items() if s.token == token), None)
+        seat = self.seats.get(old) if old else None
+        if seat is None or not seat.held or seat.held <= self.now:
+            return self.error(cid, "invalid_token")
+        self.queue.pop(cid, None)
+        del self.seats[old]
+        self.conns[cid].name = seat.name
+        self.seats[cid] = Seat(seat.room, seat.role, seat.peer)
+        peer_seat = self.seats[seat.peer]
+        peer_seat.peer = cid
+        a, b = self.rooms[seat.room]
+        self.rooms[seat.room] = (cid, b) if a == old else (a, cid)
+        peer_name = peer_seat.name if peer_seat.held else self.name_of(seat.peer)
+        self.expect(cid, {"event": "resumed", "room_code": ("room", seat.room), "initiator": seat.role == "initiator",
+                          "peer": {"name": peer_name}, "peer_reconnecting": bool(peer_seat.held)})
+        if not peer_seat.held:
+            self.send(seat.peer, {"event": "peer-resumed", "room_code": ("room", seat.room)})
         return None
 
     def disconnect(self, cid: str) -> None:
         self.conns[cid].closed = True
-        self.tell(*self.forget(cid))
+        self.tell(*self.forget(cid, True))
 
     def sweep(self) -> None:
-        expired = sorted(
-            (c for c in self.conns.values() if c.connected and c.deadline <= self.now),
-            key=lambda c: (c.deadline, c.cid),
-        )
-        ended = [self.forget(c.cid) for c in expired]
+        expired = [c.cid for c in self.conns.values() if c.connected and c.deadline <= self.now]
+        ended = []
+        for cid in self.ordered({c: self.conns[c].deadline for c in expired}):
+            peer, room, _ = self.forget(cid, False)
+            ended.append((peer, room))
+        holds = {c: s.held for c, s in self.seats.items() if s.held and s.held <= self.now}
+        for cid in self.ordered(holds):
+            if cid in self.seats:
+                ended.append(self.end_own_room(cid))
         notify = [(peer, room) for peer, room in ended if peer and self.live(peer)]
         waiting = []
-        for cid in self.ordered_queue():
-            if self.live(cid) and self.conns[cid].room is None:
-                waiting.append(cid)
+        for cid in self.ordered(self.queue):
+            if self.live(cid) and cid not in self.seats:
+                waiting.append((cid, self.now - self.queue[cid]))
             else:
                 del self.queue[cid]
+        overdue = sum(1 for _, waited in waiting if waited >= FALLBACK_MS)
+        used: set[str] = set()
         pairs = []
-        for i in range(0, min(len(waiting) - 1, 2 * PAIRS_PER_SWEEP), 2):
-            pairs.append((waiting[i], waiting[i + 1], self.pair(waiting[i], waiting[i + 1])))
+
+        def try_pair(x: tuple[str, int], y: tuple[str, int], allow_repeat: bool) -> None:
+            if len(pairs) >= PAIRS_PER_SWEEP or x[0] in used or y[0] in used:
+                return
+            if self.compatible(x[0], x[1], y[0], y[1], allow_repeat):
+                used.update((x[0], y[0]))
+                pairs.append((x[0], y[0], self.pair(x[0], y[0])))
+
+        for i, x in enumerate(waiting):
+            for y in waiting[i + 1 :]:
+                try_pair(x, y, False)
+        if overdue == 2:
+            late = [w for w in waiting if w[0] not in used and w[1] >= FALLBACK_MS]
+            if len(late) == 2:
+                try_pair(late[0], late[1], True)
         for peer, room in notify:
             self.tell(peer, room)
         for waiter, other, room in pairs:
             if not self.deliver_pair(waiter, other, room):
-                self.seek(other, "register", "")
+                self.seek(other, "register", "", None)
