@@ -19,6 +19,16 @@ def refuse(result: Result) -> None:
     raise ClientError(result.status)
 
 
+def succeeded(result: Result, expected: str) -> bool:
+    """True when the script did what was asked; False for a duplicate delivery (do nothing);
+    any other answer is the client's mistake and raises it."""
+    if result.status == "duplicate":
+        return False
+    if result.status != expected:
+        refuse(result)
+    return True
+
+
 def seek_partner(ctx: Context, mode: str, name: str = "", tags: list[str] | None = None) -> None:
     store, outbox, cid = ctx.service.store, ctx.outbox, ctx.connection_id
     message_id = ctx.message_id
@@ -58,10 +68,8 @@ def next_(ctx: Context, msg: protocol.Next) -> None:
 
 def resume(ctx: Context, msg: protocol.Resume) -> None:
     result, token = ctx.service.store.resume(ctx.connection_id, msg.token, ctx.message_id)
-    if result.status == "duplicate":
+    if not succeeded(result, "resumed"):
         return
-    if result.status != "resumed":
-        refuse(result)
     room, initiator = result.get("room"), result.get("role") == "initiator"
     ice = ice_servers(ctx.service.settings, ctx.connection_id)
     peer_away = bool(result.get("peer_held"))
@@ -74,10 +82,8 @@ def resume(ctx: Context, msg: protocol.Resume) -> None:
 
 def leave(ctx: Context, msg: protocol.Leave) -> None:
     result = ctx.service.store.leave(ctx.connection_id, ctx.message_id)
-    if result.status == "duplicate":
+    if not succeeded(result, "left"):
         return
-    if result.status != "left":
-        refuse(result)
     ctx.outbox.tell(Ended(result.get("peer"), result.get("room")))
     ctx.outbox.send(ctx.connection_id, events.left())
 

@@ -5,22 +5,18 @@ from __future__ import annotations
 from .. import events, protocol
 from ..store import Ended
 from .context import Context
-from .matching import refuse
+from .matching import succeeded
 
 
 def ping(ctx: Context, msg: protocol.Ping) -> None:
-    result = ctx.service.store.ping(ctx.connection_id)
-    if result.status != "pong":
-        refuse(result)
-    ctx.outbox.send(ctx.connection_id, events.pong())
+    if succeeded(ctx.service.store.ping(ctx.connection_id), "pong"):
+        ctx.outbox.send(ctx.connection_id, events.pong())
 
 
 def report(ctx: Context, msg: protocol.Report) -> None:
     result = ctx.service.store.report(ctx.connection_id, msg.reason, ctx.message_id)
-    if result.status == "duplicate":
+    if not succeeded(result, "reported"):
         return
-    if result.status != "reported":
-        refuse(result)
     ctx.metrics.count("Reports")
     peer = result.get("peer")
     ctx.outbox.tell(Ended(peer, result.get("room")))

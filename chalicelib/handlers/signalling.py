@@ -7,25 +7,19 @@ from .. import events, protocol
 from ..errors import ClientError
 from ..store import Result
 from .context import Context
-from .matching import refuse
+from .matching import succeeded
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:
     result = ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id)
-    if result.status == "duplicate":
+    if not succeeded(result, "verified"):
         return
-    if result.status != "verified":
-        refuse(result)
     ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, result.get("role")))
 
 
 def _relay(ctx: Context, kind: str, room: str = "") -> Result | None:
     result = ctx.service.store.relay(ctx.connection_id, kind, room, ctx.message_id)
-    if result.status == "duplicate":
-        return None
-    if result.status != "ok":
-        refuse(result)
-    return result
+    return result if succeeded(result, "ok") else None
 
 
 def signal(ctx: Context, msg: protocol.Signal) -> None:

@@ -37,10 +37,7 @@ return finish(result.kind, {peer = result.peer, room = result.room})
 
 PING = r"""
 -- ARGV[8] = connection id. Returns 'pong', 'not_connected' or 'rate_limited'.
-local me = conn_of(ARGV[8])
-if not me then return finish('not_connected') end
-refresh(ARGV[8], me)
-local refusal = limited(ARGV[8], 'misc')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(ARGV[8], 'misc')
+if not me then return reply end
 return finish('pong')
 """

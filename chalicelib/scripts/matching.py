@@ -9,12 +9,8 @@ SEEK = r"""
 -- {left_peer, left_room, partner, partner_name, own_name, common, waited, queue_length}.
 -- left_* name the room `next` ended ('' if none); its other member must be told.
 local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
-local refusal = limited(cid, 'seek')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, 'seek')
+if not me then return reply end
 local out = {left_peer = '', left_room = ''}
 local seat = seat_of(cid)
 if seat then
@@ -60,12 +56,8 @@ LEAVE = r"""
 -- ARGV[8] = connection id. Leaves the queue or the room and goes idle.
 -- Returns left | not_connected | duplicate | rate_limited with {peer, room} of an ended room.
 local cid = ARGV[8]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
-local refusal = limited(cid, 'misc')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, 'misc')
+if not me then return reply end
 redis.call('ZREM', QUEUE, cid)
 local seat = seat_of(cid)
 if seat then return finish('left', {peer = end_room(cid, seat), room = seat.room}) end
@@ -78,12 +70,8 @@ RESUME = r"""
 -- Returns resumed | invalid_token | in_room | not_connected | duplicate | rate_limited with
 -- {peer, room, role, peer_name, own_name, peer_held}.
 local cid, token, fresh = ARGV[8], ARGV[9], ARGV[10]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
-local refusal = limited(cid, 'seek')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, 'seek')
+if not me then return reply end
 if redis.call('HEXISTS', SEATS, cid) == 1 then return finish('in_room') end
 local old = redis.call('HGET', TOKENS, token)
 local seat = old and seat_of(old)

@@ -86,6 +86,19 @@ local function limited(cid, family)
   return {retry_ms = wait, close = close}
 end
 
+-- The opening every client action shares: a known connection, not a duplicate delivery,
+-- liveness refreshed, within its rate limit. Returns the connection's info, or nil and the
+-- reply to return at once.
+local function begin(cid, family)
+  local me = conn_of(cid)
+  if not me then return nil, finish('not_connected') end
+  if duplicate() then return nil, finish('duplicate') end
+  refresh(cid, me)
+  local refusal = limited(cid, family)
+  if refusal then return nil, finish('rate_limited', refusal) end
+  return me
+end
+
 local function release_ip(ip)
   if not ip or ip == '' then return end
   if redis.call('HINCRBY', IPCONNS, ip, -1) <= 0 then redis.call('HDEL', IPCONNS, ip) end

@@ -4,12 +4,8 @@ JOIN = r"""
 -- ARGV[8] = connection id, ARGV[9] = room code claimed by the client.
 -- Returns verified {role} | not_in_room | wrong_room | not_connected | duplicate | rate_limited.
 local cid, code = ARGV[8], ARGV[9]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
-local refusal = limited(cid, 'misc')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, 'misc')
+if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return finish('not_in_room') end
 if seat.room ~= code then return finish('wrong_room') end
@@ -28,14 +24,10 @@ RELAY = r"""
 -- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
 -- wrong_room | not_joined | wrong_role | peer_reconnecting.
 local cid, room, kind = ARGV[8], ARGV[9], ARGV[10]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
 local family = kind
 if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'signal' end
-local refusal = limited(cid, family)
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, family)
+if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return finish('not_in_room') end
 if family == 'signal' then
@@ -56,12 +48,8 @@ REPORT = r"""
 -- reporters did so within the window.
 -- Returns reported {peer, room, banned} | not_in_room | not_connected | duplicate | rate_limited.
 local cid = ARGV[8]
-local me = conn_of(cid)
-if not me then return finish('not_connected') end
-if duplicate() then return finish('duplicate') end
-refresh(cid, me)
-local refusal = limited(cid, 'misc')
-if refusal then return finish('rate_limited', refusal) end
+local me, reply = begin(cid, 'misc')
+if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return finish('not_in_room') end
 local peer_seat = seat_of(seat.peer) or {}

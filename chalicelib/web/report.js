@@ -1,0 +1,48 @@
+// The Report dialog: a modal <dialog> with one button per reason. It only asks; the session
+// sends the report and ends the chat.
+
+// The server's reasons, in the order the dialog lists them.
+export const REPORT_REASONS = ['spam', 'nudity', 'harassment', 'hate', 'underage', 'violence', 'other'];
+
+export class ReportDialog {
+  #dialog;
+  #name;
+  #onReport;
+
+  /**
+   * @param {HTMLDialogElement} dialog  holds a <form method="dialog"> whose buttons carry the reasons
+   * @param {HTMLElement} name          where the stranger's name goes in the title
+   * @param {(reason: string) => void} onReport
+   */
+  constructor(dialog, name, onReport) {
+    this.#dialog = dialog;
+    this.#name = name;
+    this.#onReport = onReport;
+    // A button's value becomes returnValue; Esc and Cancel leave no reason.
+    dialog.addEventListener('close', () => {
+      const reason = dialog.returnValue;
+      dialog.returnValue = '';
+      if (REPORT_REASONS.includes(reason)) this.#onReport(reason);
+    });
+    // A click on the backdrop (outside the form) closes it like Cancel.
+    dialog.addEventListener('click', (event) => {
+      if (event.target === dialog) dialog.close('');
+    });
+  }
+
+  get isOpen() {
+    return this.#dialog.open;
+  }
+
+  open(peerName) {
+    if (this.#dialog.open) return;
+    this.#name.textContent = peerName;
+    this.#dialog.returnValue = '';
+    this.#dialog.showModal(); // focuses Cancel (autofocus): a stray Enter reports nothing
+  }
+
+  /** The chat ended while the dialog was open: there is no one left to report. */
+  dismiss() {
+    if (this.#dialog.open) this.#dialog.close('');
+  }
+}
