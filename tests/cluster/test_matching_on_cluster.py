@@ -1,0 +1,3 @@
+"""tests/test_matching.py, unchanged, against the local three-primary cluster (see conftest.py)."""
+
+from tests.test_matching import *  # noqa: F403
