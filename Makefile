@@ -24,3 +24,32 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Deploying to AWS (infra/README.md). STAGE is a Chalice stage (dev, prod); DEPLOY_ARGS passes
+# options through, e.g. DEPLOY_ARGS="--param CacheNodeType=cache.r7g.large" or "--redis-url ...".
+STAGE ?= dev
+DEPLOY_ARGS ?=
+
+.PHONY: deploy package teardown scan test-deploy clean-deploy
+
+deploy: $(STAMP)
+	$(PY) -m deploy deploy --stage $(STAGE) $(DEPLOY_ARGS)
+
+package: $(STAMP)
+	$(PY) -m deploy package --stage $(STAGE) $(DEPLOY_ARGS)
+
+teardown: $(STAMP)
+	$(PY) -m deploy teardown --stage $(STAGE) $(DEPLOY_ARGS)
+
+# cfn-lint and checkov on infra/ and both stages' packaged templates (checkov: deploy/.venv-scan).
+scan: $(STAMP)
+	$(PY) -m deploy package --stage dev > /dev/null
+	$(PY) -m deploy package --stage prod > /dev/null
+	$(PY) -m deploy.scanners
+
+# Only the deploy checks and the cluster-mode run (make test runs them too).
+test-deploy: $(STAMP)
+	$(PY) -m pytest tests/deploy tests/cluster $(PYTEST_ARGS)
+
+clean-deploy:
+	rm -rf deploy/build deploy/.venv-scan deploy/.venv-scan.lock

@@ -1,0 +1,118 @@
+"""Least-privilege IAM policies, one per Lambda function.
+
+Chalice's generated policy allows ``execute-api:ManageConnections`` on
+``arn:*:execute-api:*:*:*/@connections/*``: every WebSocket API in every account. Ours allows
+POST to this API's connections only, and only for the functions that send. The API id does not
+exist before the first deploy, which is why ARNs are written once, in CloudFormation ``Fn::Sub``
+syntax, and rendered two ways:
+
+* :class:`Literal` fills in the values for ``chalice deploy`` (account, region and, after the
+  first deploy created it, the WebSocket API id; until then the senders get no
+  ManageConnections at all, see ``deploy/flow.py``);
+* :func:`cloudformation` keeps them as ``Fn::Sub`` for ``chalice package``, where
+  ``${WebsocketAPI}`` is the API resource in the same template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .stages import SENDERS
+
+Render = Callable[[str], Any]
+
+CONNECTIONS_ARN = (
+    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/%s/POST/@connections/*"
+)
+LOG_STREAMS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/%s:*"
+AUTH_SECRET_ARN = "${AuthTokenSecret}"
+
+# Lambda itself manages the function's network interfaces with the execution role. These are the
+# actions of the AWS managed AWSLambdaVPCAccessExecutionRole; DescribeNetworkInterfaces only works
+# on "*", and Lambda needs the others on interfaces whose ids it chooses.
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+
+class Literal:
+    """Render an ARN template with known values, for ``chalice deploy``."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+
+    def __call__(self, template: str) -> str:
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.values:
+                raise KeyError(f"no value for ${{{name}}} in {template!r}")
+            return self.values[name]
+
+        return _PLACEHOLDER.sub(fill, template)
+
+
+def cloudformation(template: str) -> dict[str, str]:
+    """Leave the ARN to CloudFormation (``chalice package`` copies policy files verbatim)."""
+    return {"Fn::Sub": template}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one stage's functions may touch."""
+
+    app_name: str
+    stage: str
+    api_stage: str
+    in_vpc: bool
+    may_post: bool  # False until the WebSocket API id is known (first deploy, phase one)
+    auth_secret: bool
+
+
+def function_name(scope: Scope, function: str) -> str:
+    """The deployed Lambda name, as Chalice builds it."""
+    return f"{scope.app_name}-{scope.stage}-{function}"
+
+
+def document(function: str, scope: Scope, render: Render) -> dict[str, Any]:
+    """The IAM policy document of one function."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": render(LOG_STREAMS_ARN % function_name(scope, function)),
+        }
+    ]
+    if function in SENDERS and scope.may_post:
+        statements.append(
+            {
+                "Sid": "PostToThisApisConnections",
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": render(CONNECTIONS_ARN % scope.api_stage),
+            }
+        )
+    if scope.in_vpc:
+        statements.append(
+            {"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Action": ENI_ACTIONS, "Resource": "*"}
+        )
+    if scope.auth_secret:
+        statements.append(
+            {
+                "Sid": "ReadRedisAuthToken",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": render(AUTH_SECRET_ARN),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

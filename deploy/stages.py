@@ -1,0 +1,73 @@
+"""What the deploy needs to know about the app and its stages, in one place.
+
+The function names are Chalice's (``lambda_functions`` keys in ``.chalice/config.json``); the
+logical ids are what ``chalice package`` calls them. tests/deploy checks both lists against a real
+``chalice package`` run, so a new route or handler cannot be forgotten here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = ROOT / ".chalice" / "config.json"
+INFRA_TEMPLATE = ROOT / "infra" / "stack.yaml"
+
+# Chalice function name -> CloudFormation logical id in the packaged template.
+FUNCTIONS: dict[str, str] = {
+    "api_handler": "APIHandler",
+    "websocket_connect": "WebsocketConnect",
+    "websocket_message": "WebsocketMessage",
+    "websocket_disconnect": "WebsocketDisconnect",
+    "sweep": "Sweep",
+}
+
+# The functions that post to connections. $connect never does (a connection cannot receive
+# before its handshake completes) and the REST handler only reads Redis.
+SENDERS = frozenset({"websocket_message", "websocket_disconnect", "sweep"})
+
+
+@dataclass(frozen=True)
+class Stage:
+    """How a Chalice stage is deployed.
+
+    ``in_vpc`` stages get their own infra stack (``infra/stack.yaml``): VPC, NAT, cache and AUTH
+    secret, and their Lambdas run in its private subnets. Other stages run outside any VPC
+    against a Redis URL given at deploy time.
+    """
+
+    name: str
+    in_vpc: bool
+
+    def infra_stack_name(self, app_name: str) -> str:
+        return f"{app_name}-{self.name}-infra"
+
+    def app_stack_name(self, app_name: str) -> str:
+        """Stack name suggested for the one-template CloudFormation path."""
+        return f"{app_name}-{self.name}"
+
+
+STAGES: dict[str, Stage] = {
+    "dev": Stage("dev", in_vpc=False),
+    "prod": Stage("prod", in_vpc=True),
+}
+
+
+def stage(name: str) -> Stage:
+    try:
+        return STAGES[name]
+    except KeyError:
+        raise SystemExit(f"unknown stage {name!r}; known stages: {', '.join(STAGES)} (see deploy/stages.py)") from None
+
+
+def load_config(path: Path = CONFIG_FILE) -> dict:
+    """The committed ``.chalice/config.json``."""
+    return json.loads(path.read_text())
+
+
+def api_stage(config: dict, stage_name: str) -> str:
+    """The API Gateway stage name (``api_gateway_stage``), the last path segment of both APIs."""
+    stage_config = config.get("stages", {}).get(stage_name, {})
+    return stage_config.get("api_gateway_stage") or config.get("api_gateway_stage") or "api"
