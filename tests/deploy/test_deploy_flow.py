@@ -1,0 +1,306 @@
+"""``python -m deploy``: the two-pass first deploy, the infra feed, teardown, the page check.
+
+Chalice and CloudFormation are replaced by recorders; what each ``chalice deploy`` would have
+read (config, policy files) is captured from the generated project.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy import flow, workspace
+from deploy.__main__ import main
+from deploy.stages import FUNCTIONS, STAGES
+
+from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, copy_app
+
+API_ID = "w5s0ck3t01"
+REST_ID = "r3st4p1x01"
+
+
+class FakeChalice:
+    """Records each run and writes .chalice/deployed/<stage>.json as chalice deploy would."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    def __call__(self, project: Path, args: list[str], env: Any) -> None:
+        command, stage = args[0], args[args.index("--stage") + 1]
+        chalice_dir = project / ".chalice"
+        config = json.loads((chalice_dir / "config.json").read_text())
+        policies = {p.name: json.loads(p.read_text()) for p in chalice_dir.glob("policy-*.json")}
+        self.runs.append({"command": command, "stage": stage, "config": config, "policies": policies, "env": env})
+        deployed = chalice_dir / "deployed" / f"{stage}.json"
+        if command == "deploy":
+            deployed.write_text(
+                json.dumps(
+                    {
+                        "resources": [
+                            {
+                                "name": "rest_api",
+                                "resource_type": "rest_api",
+                                "rest_api_id": REST_ID,
+                                "rest_api_url": f"https://{REST_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api/",
+                            },
+                            {
+                                "name": "websocket_api",
+                                "resource_type": "websocket_api",
+                                "websocket_api_id": API_ID,
+                                "websocket_api_url": f"wss://{API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api/",
+                            },
+                        ],
+                        "schema_version": "2.0",
+                        "backend": "api",
+                    }
+                )
+            )
+        elif command == "delete":
+            deployed.unlink()
+
+    def env_of(self, run: dict[str, Any]) -> dict[str, str]:
+        return run["config"]["stages"][run["stage"]]["environment_variables"]
+
+    def posting(self, run: dict[str, Any]) -> set[str]:
+        return {
+            statement["Resource"]
+            for policy in run["policies"].values()
+            for statement in policy["Statement"]
+            if "execute-api:ManageConnections" in statement["Action"]
+        }
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return copy_app(tmp_path)
+
+
+class FakeLogs:
+    """CloudWatch Logs with a few log groups; deleting a missing one raises like the real client."""
+
+    class exceptions:  # boto3 spells it this way: client.exceptions.ResourceNotFoundException
+        class ResourceNotFoundException(Exception):
+            pass
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = set(names)
+
+    def delete_log_group(self, logGroupName: str) -> None:
+        if logGroupName not in self.names:
+            raise self.exceptions.ResourceNotFoundException(logGroupName)
+        self.names.remove(logGroupName)
+
+
+@pytest.fixture
+def aws() -> flow.Aws:
+    groups = {f"/aws/lambda/randomchat-prod-{f}" for f in FUNCTIONS} | {"/aws/lambda/someone-elses"}
+    return flow.Aws(
+        region=SAMPLE_REGION, account=SAMPLE_ACCOUNT, partition="aws", cloudformation=object(), logs=FakeLogs(groups)
+    )
+
+
+@pytest.fixture
+def infra_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def deploy(cfn: Any, name: str, body: str, parameters: Any, tags: Any, log: Any) -> dict[str, str]:
+        calls.append({"op": "deploy", "name": name, "body": body, "parameters": dict(parameters), "tags": dict(tags)})
+        return dict(SAMPLE_OUTPUTS)
+
+    def delete(cfn: Any, name: str, log: Any) -> None:
+        calls.append({"op": "delete", "name": name})
+
+    monkeypatch.setattr(flow.infra, "deploy", deploy)
+    monkeypatch.setattr(flow.infra, "delete", delete)
+    return calls
+
+
+def connect_env(run: dict[str, Any]) -> dict[str, str]:
+    """The environment the $connect handler gets on top of the stage's."""
+    functions = run["config"]["stages"][run["stage"]]["lambda_functions"]
+    return functions["websocket_connect"].get("environment_variables", {})
+
+
+def run_deploy(stage: str, root: Path, aws: flow.Aws, chalice: FakeChalice, lines: list[str], **kwargs: Any):
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    return flow.deploy(STAGES[stage], config, aws, run=chalice, check_page=False, log=lines.append, root=root, **kwargs)
+
+
+def test_the_first_deploy_creates_the_api_then_points_the_page_and_the_permission_at_it(root, aws):
+    chalice, lines = FakeChalice(), []
+    run_deploy("dev", root, aws, chalice, lines, redis_url="redis://redis.example.net:6379/0")
+    first, second = chalice.runs
+    assert (first["command"], second["command"]) == ("deploy", "deploy")
+    assert "WEBSOCKET_URL" not in chalice.env_of(first)
+    assert chalice.posting(first) == set()  # no API yet: nobody may post anywhere
+    assert chalice.env_of(second)["WEBSOCKET_URL"] == f"wss://{API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api"
+    assert chalice.posting(second) == {
+        f"arn:aws:execute-api:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:{API_ID}/api/POST/@connections/*"
+    }
+    assert chalice.env_of(second)["REDIS_URL"] == "redis://redis.example.net:6379/0"
+    assert "ALLOWED_ORIGINS" not in connect_env(first)
+    assert connect_env(second)["ALLOWED_ORIGINS"] == f"https://{REST_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com"
+    assert f"Web page:      https://{REST_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api/" in lines
+    assert f"WebSocket API: wss://{API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api" in lines
+
+
+def test_later_deploys_run_chalice_once_with_everything_in_place(root, aws):
+    chalice = FakeChalice()
+    run_deploy("dev", root, aws, chalice, [], redis_url="redis://r:6379/0")
+    run_deploy("dev", root, aws, chalice, [], redis_url="redis://r:6379/0")
+    assert len(chalice.runs) == 3
+    assert chalice.posting(chalice.runs[2]) == chalice.posting(chalice.runs[1]) != set()
+
+
+def test_extra_environment_and_an_explicit_origin_list_reach_the_stage(root, aws):
+    chalice = FakeChalice()
+    run_deploy(
+        "dev", root, aws, chalice, [], redis_url="redis://r:6379/0",
+        allowed_origins="", extra_env={"TURN_URLS": "turns:turn.example.com:5349"},
+    )  # fmt: skip
+    last = chalice.runs[-1]
+    assert chalice.env_of(last)["TURN_URLS"] == "turns:turn.example.com:5349"
+    assert "ALLOWED_ORIGINS" not in connect_env(last)  # "" admits any origin
+
+
+def test_the_deploy_runs_chalice_in_its_own_project_and_records_state_in_the_repository(root, aws):
+    chalice = FakeChalice()
+    run_deploy("dev", root, aws, chalice, [], redis_url="redis://r:6379/0")
+    assert (root / ".chalice" / "deployed" / "dev.json").exists()
+    assert json.loads((root / ".chalice" / "config.json").read_text()) == json.loads(
+        (flow.ROOT / ".chalice" / "config.json").read_text()
+    )  # the tracked config is never edited
+    assert chalice.runs[0]["env"]["AWS_DEFAULT_REGION"] == SAMPLE_REGION
+
+
+def test_prod_deploys_the_infra_stack_first_and_feeds_its_outputs_to_the_stage(root, aws, infra_calls):
+    chalice = FakeChalice()
+    run_deploy("prod", root, aws, chalice, [], parameters={"CacheNodeType": "cache.r7g.large"})
+    (call,) = infra_calls
+    assert call["name"] == "randomchat-prod-infra"
+    assert call["body"] == (root / "infra" / "stack.yaml").read_text()
+    assert call["parameters"] == {"CacheNodeType": "cache.r7g.large"}
+    stage = chalice.runs[-1]["config"]["stages"]["prod"]
+    assert stage["subnet_ids"] == SAMPLE_OUTPUTS["PrivateSubnetIds"].split(",")
+    assert stage["security_group_ids"] == [SAMPLE_OUTPUTS["LambdaSecurityGroupId"]]
+    env = stage["environment_variables"]
+    assert env["REDIS_URL"] == SAMPLE_OUTPUTS["RedisUrl"]
+    assert env["REDIS_AUTH_SECRET_ARN"] == SAMPLE_OUTPUTS["RedisAuthSecretArn"]
+    assert env["REDIS_CLUSTER"] == "false"
+    reads = {
+        s["Resource"]
+        for p in chalice.runs[-1]["policies"].values()
+        for s in p["Statement"]
+        if s["Action"] == ["secretsmanager:GetSecretValue"]
+    }
+    assert reads == {SAMPLE_OUTPUTS["RedisAuthSecretArn"]}
+
+
+def test_a_stage_outside_the_vpc_needs_a_redis_url(root, aws):
+    with pytest.raises(SystemExit, match="--redis-url"):
+        run_deploy("dev", root, aws, FakeChalice(), [])
+
+
+def test_a_stage_without_a_policy_file_for_a_function_is_refused(aws, root):
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    del config["stages"]["dev"]["lambda_functions"]["sweep"]["iam_policy_file"]
+    with pytest.raises(SystemExit, match="iam_policy_file for 'sweep'"):
+        workspace.policy_files(config, "dev")
+    config["stages"]["dev"]["autogen_policy"] = True
+    with pytest.raises(SystemExit, match="autogen_policy"):
+        workspace.policy_files(config, "dev")
+
+
+def test_teardown_deletes_nothing_unless_the_stage_name_is_typed(root, aws, infra_calls):
+    chalice, lines = FakeChalice(), []
+    run_deploy("prod", root, aws, chalice, [])
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    done = flow.teardown(STAGES["prod"], config, aws, ask=lambda _: "yes", run=chalice, log=lines.append, root=root)
+    assert done is False and len(chalice.runs) == 2 and [c["op"] for c in infra_calls] == ["deploy"]
+    warning = "\n".join(lines)
+    assert "ElastiCache replication group with all its state" in warning and "randomchat-prod-infra" in warning
+
+
+def test_teardown_deletes_the_app_then_the_infra_stack(root, aws, infra_calls):
+    chalice = FakeChalice()
+    run_deploy("prod", root, aws, chalice, [])
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    assert flow.teardown(STAGES["prod"], config, aws, ask=lambda _: "prod", run=chalice, log=lambda _: None, root=root)
+    assert chalice.runs[-1]["command"] == "delete"
+    assert [c["op"] for c in infra_calls] == ["deploy", "delete"]
+    assert aws.logs.names == {"/aws/lambda/someone-elses"}
+    assert not (root / ".chalice" / "deployed" / "prod.json").exists()
+
+
+def test_teardown_without_a_terminal_refuses_unless_told_yes(root, aws, infra_calls):
+    def no_terminal(_: str) -> str:
+        raise EOFError
+
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    assert not flow.teardown(
+        STAGES["prod"], config, aws, ask=no_terminal, run=FakeChalice(), log=lambda _: None, root=root
+    )
+    assert flow.teardown(STAGES["prod"], config, aws, yes=True, run=FakeChalice(), log=lambda _: None, root=root)
+    assert [c["op"] for c in infra_calls] == ["delete"]
+
+
+def test_the_cli_refuses_an_unknown_stage_and_a_malformed_parameter(capsys):
+    with pytest.raises(SystemExit):
+        main(["deploy", "--stage", "staging"])
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        main(["deploy", "--stage", "prod", "--param", "CacheNodeType"])
+
+
+class ConfigServer:
+    """A loopback stand-in for the deployed REST API's /config."""
+
+    def __init__(self, websocket_url: str) -> None:
+        body = json.dumps({"websocket_url": websocket_url}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/api/config" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(("served", "ok"), [("wss://abc.example/api", True), ("wss://other.example/api", False)])
+def test_the_deploy_checks_that_the_page_connects_to_the_new_websocket_api(served, ok):
+    server = ConfigServer(served)
+    lines: list[str] = []
+    try:
+        urls = flow.Deployed(rest_api_url=server.url, websocket_api_url="wss://abc.example/api/")
+        assert flow.verify_page(urls, lines.append, attempts=1) is ok
+    finally:
+        server.close()
+    assert ("Checked" in lines[-1]) is ok
+
+
+def test_the_committed_config_names_no_account_resource_and_never_autogenerates_policies():
+    text = (flow.ROOT / ".chalice" / "config.json").read_text()
+    for account_specific in ("subnet_ids", "security_group_ids", "REDIS_URL", "WEBSOCKET_URL", "arn:", "iam_role_arn"):
+        assert account_specific not in text
+    config = json.loads(text)
+    for name in STAGES:
+        assert set(workspace.policy_files(config, name)) == set(FUNCTIONS)
+        stage = config["stages"][name]
+        assert stage["api_gateway_stage"] == "api"
+        assert stage["lambda_functions"]["sweep"]["reserved_concurrency"] == 1

@@ -1,0 +1,240 @@
+"""What ``chalice package`` produces for every stage, through both deploy paths.
+
+``templates`` are the one-template CloudFormation path (``python -m deploy package``, app merged
+with infra for prod); ``deploy_projects`` are what ``python -m deploy deploy`` hands to
+``chalice deploy``, packaged here so their contents can be read offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy import policies, scanners
+from deploy.stages import FUNCTIONS, SENDERS, STAGES
+
+from .conftest import SAMPLE_ACCOUNT, SAMPLE_API_ID, SAMPLE_OUTPUTS, SAMPLE_PAGE_ORIGIN, SAMPLE_REGION
+
+CONNECTIONS_SUB = (
+    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/api/POST/@connections/*"
+)
+CONNECTIONS_LITERAL = f"arn:aws:execute-api:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:{SAMPLE_API_ID}/api/POST/@connections/*"
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(role, statement) for every statement of every IAM role and policy in the template."""
+    found = []
+    for name, role in of_type(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, policy in of_type(template, kind).items():
+            found += [(name, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def function_role(template: dict[str, Any], logical_id: str) -> str:
+    return template["Resources"][logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+@pytest.fixture(scope="module")
+def deploy_templates(deploy_projects: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    return {name: json.loads(path.read_text()) for name, path in deploy_projects.items()}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_websocket_api_has_connect_disconnect_and_default_routes_to_their_handlers(templates, stage):
+    template = templates[stage]
+    (api,) = of_type(template, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
+    assert api["Properties"]["RouteSelectionExpression"] == "$request.body.action"
+    integrations = of_type(template, "AWS::ApiGatewayV2::Integration")
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        for r in of_type(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    handler = {
+        key: integrations[integration]["Properties"]["IntegrationUri"]["Fn::Sub"][1]["WebsocketHandler"]["Ref"]
+        for key, integration in routes.items()
+    }
+    assert handler == {
+        "$connect": "WebsocketConnect",
+        "$disconnect": "WebsocketDisconnect",
+        "$default": "WebsocketMessage",
+    }
+    (stage_resource,) = of_type(template, "AWS::ApiGatewayV2::Stage").values()
+    assert stage_resource["Properties"]["StageName"] == "api"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_rest_api_serves_the_page_config_and_health_on_stage_api(templates, stage):
+    rest = templates[stage]["Resources"]["RestAPI"]
+    assert rest["Type"] == "AWS::Serverless::Api"
+    assert rest["Properties"]["StageName"] == "api"
+    assert {"/", "/static/{name}", "/config", "/health"} <= set(rest["Properties"]["DefinitionBody"]["paths"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_sweep_runs_on_a_one_minute_schedule_with_one_execution_at_most(templates, stage):
+    sweep = templates[stage]["Resources"]["Sweep"]["Properties"]
+    assert [e["Type"] for e in sweep["Events"].values()] == ["Schedule"]
+    assert [e["Properties"]["Schedule"] for e in sweep["Events"].values()] == ["rate(1 minute)"]
+    assert sweep["ReservedConcurrentExecutions"] == 1
+    assert sweep["Timeout"] == 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_functions_are_exactly_the_ones_the_deploy_knows(templates, stage):
+    functions = of_type(templates[stage], "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS.values())
+
+
+def test_prod_functions_run_in_the_private_subnets_behind_the_lambda_security_group(templates):
+    template = templates["prod"]
+    for logical_id in FUNCTIONS.values():
+        vpc = template["Resources"][logical_id]["Properties"]["VpcConfig"]
+        joined = vpc["SubnetIds"]["Fn::Split"][1]["Fn::Join"][1]
+        assert [s["Ref"] for s in joined] == ["PrivateSubnetA", "PrivateSubnetB"]
+        assert vpc["SecurityGroupIds"] == [{"Fn::GetAtt": ["LambdaSecurityGroup", "GroupId"]}]
+
+
+def test_the_prod_deploy_project_puts_the_functions_in_the_infra_stacks_subnets(deploy_templates):
+    for logical_id in FUNCTIONS.values():
+        vpc = deploy_templates["prod"]["Resources"][logical_id]["Properties"]["VpcConfig"]
+        assert vpc["SubnetIds"] == SAMPLE_OUTPUTS["PrivateSubnetIds"].split(",")
+        assert vpc["SecurityGroupIds"] == [SAMPLE_OUTPUTS["LambdaSecurityGroupId"]]
+
+
+def test_dev_functions_run_outside_any_vpc(templates, deploy_templates):
+    for template in (templates["dev"], deploy_templates["dev"]):
+        for logical_id in FUNCTIONS.values():
+            assert "VpcConfig" not in template["Resources"][logical_id]["Properties"]
+
+
+def _execute_api_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for role, statement in statements(template):
+        actions = as_list(statement["Action"])
+        assert "*" not in actions and "execute-api:*" not in actions, (role, statement)
+        if any(a.lower().startswith("execute-api:") for a in actions):
+            found.append((role, statement))
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_policy_lets_a_function_post_anywhere_but_this_apis_connections(templates, deploy_templates, stage):
+    for template, allowed in (
+        (templates[stage], {"Fn::Sub": CONNECTIONS_SUB}),
+        (deploy_templates[stage], CONNECTIONS_LITERAL),
+    ):
+        granted = _execute_api_statements(template)
+        assert granted, "the senders need execute-api:ManageConnections"
+        for role, statement in granted:
+            assert as_list(statement["Action"]) == ["execute-api:ManageConnections"], role
+            assert as_list(statement["Resource"]) == [allowed], role
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_functions_that_send_may_post_to_connections(templates, stage):
+    template = templates[stage]
+    posting_roles = {role for role, _ in _execute_api_statements(template)}
+    senders = {function_role(template, FUNCTIONS[f]) for f in SENDERS}
+    assert posting_roles == senders
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_only_statements_on_every_resource_are_the_vpc_network_interface_actions(
+    templates, deploy_templates, stage
+):
+    for template in (templates[stage], deploy_templates[stage]):
+        for role, statement in statements(template):
+            if "*" in as_list(statement["Resource"]):
+                assert set(as_list(statement["Action"])) <= set(policies.ENI_ACTIONS), (role, statement)
+                assert STAGES[stage].in_vpc, (role, statement)
+
+
+def test_prod_functions_may_read_the_auth_token_secret_and_nothing_else_in_secrets_manager(templates, deploy_templates):
+    expected = [({"Fn::Sub": "${AuthTokenSecret}"}), SAMPLE_OUTPUTS["RedisAuthSecretArn"]]
+    for template, secret in zip((templates["prod"], deploy_templates["prod"]), expected, strict=True):
+        reads = [
+            s for _, s in statements(template) if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+        ]
+        assert len(reads) == len(FUNCTIONS)
+        assert all(s["Action"] == ["secretsmanager:GetSecretValue"] and s["Resource"] == secret for s in reads)
+
+
+def test_logs_are_written_only_to_each_functions_own_log_group(deploy_templates):
+    for template in deploy_templates.values():
+        for role, statement in statements(template):
+            if any(a.startswith("logs:") for a in statement["Action"]):
+                assert re.fullmatch(
+                    rf"arn:aws:logs:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:log-group:/aws/lambda/randomchat-(dev|prod)-\w+:\*",
+                    statement["Resource"],
+                ), role
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_page_is_pointed_at_this_stages_websocket_api(templates, deploy_templates, stage):
+    wss = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+    literal = f"wss://{SAMPLE_API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api"
+    for template, expected in ((templates[stage], wss), (deploy_templates[stage], literal)):
+        env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+        assert env["WEBSOCKET_URL"] == expected
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_connect_admits_only_the_pages_own_origin(templates, deploy_templates, stage):
+    page = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    for template, expected in ((templates[stage], page), (deploy_templates[stage], SAMPLE_PAGE_ORIGIN)):
+        for function, logical_id in FUNCTIONS.items():
+            env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+            assert env.get("ALLOWED_ORIGINS") == (expected if function == "websocket_connect" else None)
+
+
+def test_prod_gets_the_cache_from_the_infra_stack_and_no_secret_in_its_environment(templates, deploy_templates):
+    env = deploy_templates["prod"]["Resources"]["WebsocketMessage"]["Properties"]["Environment"]["Variables"]
+    assert env["REDIS_URL"] == SAMPLE_OUTPUTS["RedisUrl"] and "@" not in env["REDIS_URL"]
+    assert env["REDIS_CLUSTER"] == "false"
+    assert env["REDIS_AUTH_SECRET_ARN"] == SAMPLE_OUTPUTS["RedisAuthSecretArn"]
+    merged = templates["prod"]["Resources"]["WebsocketMessage"]["Properties"]["Environment"]["Variables"]
+    assert merged["REDIS_AUTH_SECRET_ARN"] == {"Ref": "AuthTokenSecret"}
+    assert merged["REDIS_URL"] == templates["prod"]["Outputs"]["RedisUrl"]["Value"]
+
+
+def test_prod_memory_and_timeouts_are_the_chosen_ones(templates):
+    props = {f: templates["prod"]["Resources"][logical]["Properties"] for f, logical in FUNCTIONS.items()}
+    assert {f: (p["MemorySize"], p["Timeout"]) for f, p in props.items()} == {
+        "api_handler": (256, 10),
+        "websocket_connect": (512, 5),
+        "websocket_message": (512, 10),
+        "websocket_disconnect": (512, 10),
+        "sweep": (256, 60),
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_log_groups_expire(templates, stage):
+    groups = of_type(templates[stage], "AWS::Logs::LogGroup")
+    assert len(groups) == len(FUNCTIONS)
+    assert all(g["Properties"]["RetentionInDays"] in (7, 30) for g in groups.values())
+    assert templates[stage]["Resources"]["ApiHandlerLogGroup"]["Properties"]["LogGroupName"] == {
+        "Fn::Sub": "/aws/lambda/${APIHandler}"
+    }
+
+
+def test_cfn_lint_passes_on_every_packaged_template(packaged):
+    done = scanners.cfn_lint(*packaged.values())
+    assert done.returncode == 0, done.stdout + done.stderr
