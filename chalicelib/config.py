@@ -38,6 +38,7 @@ class Settings(BaseModel):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
+    redis_auth_secret_arn: str | None = None
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     key_prefix: str = Field(default="rvc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     management_api_url: str | None = None
@@ -78,6 +79,13 @@ class Settings(BaseModel):
         if urlparse(value).scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("redis_auth_secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("arn:") and ":secretsmanager:" in value):
+            raise ValueError("must be the ARN of a Secrets Manager secret")
+        return value or None
 
     @field_validator("management_api_url")
     @classmethod

@@ -111,6 +111,8 @@ class RedisServer:
                 try:
                     client.ping()
                     return
+                except redis.AuthenticationError:
+                    return  # it answered: a server started with --requirepass is up
                 except redis.ConnectionError as exc:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"Redis-protocol server did not answer on port {self.port}") from exc
