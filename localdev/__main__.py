@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--region", default=_env("region", os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"))
     p.add_argument("--workers", type=int, default=_env("workers", 16, int),
                    help="concurrent handler invocations, like concurrent Lambdas (default 16)")
+    p.add_argument("--processes", type=int, default=_env("processes", 0, int),
+                   help="run WebSocket and schedule handlers in N worker processes, each importing the app "
+                        "once, like N warm Lambda containers (default 0: threads in this process)")
     p.add_argument("--serial", action="store_true", default=_env("serial", False, _flag),
                    help="run one connection's messages one at a time (AWS does not; default off)")
     p.add_argument("--max-message-bytes", type=int, default=_env("max_message_bytes", AWS_MAX_MESSAGE_BYTES, int),
@@ -73,15 +76,20 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    help="never run @app.schedule functions")
     p.add_argument("--no-reload", action="store_true", default=_env("no_reload", False, _flag),
                    help="do not re-import the app when app.py or chalicelib/ change")
+    p.add_argument("-q", "--quiet", action="store_true", default=_env("quiet", False, _flag),
+                   help="no per-event log lines; errors and the app's own logs still print")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     a = p.parse_args(argv)
-    configure_logging(a.verbose)
+    if a.processes < 0:
+        p.error("--processes must be 0 or more")
+    configure_logging(a.verbose, events=not a.quiet)
     return Settings(
         app_dir=a.app_dir.resolve(), host=a.host, port=a.port, chalice_stage=a.stage, api_stage=a.api_stage,
-        ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, serial_per_connection=a.serial,
+        ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, processes=a.processes,
+        serial_per_connection=a.serial,
         max_message_bytes=a.max_message_bytes, idle_timeout_s=a.idle_timeout,
         max_connection_s=a.max_connection_seconds, disconnect_loss=a.disconnect_loss,
-        schedule_interval_s=a.schedule_interval, schedules=not a.no_schedules, reload=not a.no_reload,
+        schedule_interval_s=a.schedule_interval, schedules=not a.no_schedules, reload=not a.no_reload, quiet=a.quiet,
     )
 
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from localdev.app_loader import LoadedApp, load_app
 from localdev.connections import GOING_AWAY, Connection
 from localdev.events import Api
-from localdev.invoker import Invoker
+from localdev.invoker import AppSpec, Invoker
 from localdev.management import PATH as MANAGEMENT_PATH
 from localdev.management import serve_management
 from localdev.reloader import SourceWatcher
@@ -33,13 +33,16 @@ from localdev.websocket import serve_websocket
 
 log = logging.getLogger("localdev")
 _REST_MAX_BODY = 10 * 1024 * 1024  # API Gateway's REST payload quota
+# A burst of clients connecting at once must not overflow the accept queue (the kernel caps it
+# at net.core.somaxconn); with 128, a 1000-client burst had connections waiting for SYN retries.
+LISTEN_BACKLOG = 4096
 
 
 class Gateway:
     def __init__(self, settings: Settings, environment: Callable[[str], dict[str, str]]) -> None:
         self.settings = settings
         self._environment = environment
-        self.invoker = Invoker(settings.workers)
+        self.invoker = Invoker(settings.workers, settings.processes)
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._schedule_tasks: list[asyncio.Task[Any]] = []
@@ -66,14 +69,20 @@ class Gateway:
         s = self.settings
         return load_app(s.app_dir, s.chalice_stage, s.api_stage, s.region, self._environment)
 
+    def _spec(self) -> AppSpec:
+        s = self.settings
+        return AppSpec(str(s.app_dir), s.chalice_stage, s.api_stage, s.region,
+                       self._environment(self.loaded.api_stage), logging.getLogger().level <= logging.DEBUG)
+
     async def start(self, sock: socket.socket) -> None:
         """Serve on an already bound socket; the app must load, or this raises LoadError."""
         self.loaded = await asyncio.to_thread(self.load)
+        await self.invoker.start_processes(self._spec())
         app = web.Application(client_max_size=_REST_MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG).start()
         self._start_schedules()
         if self.settings.reload:
             self._watch_task = asyncio.get_running_loop().create_task(self._watch())
@@ -113,6 +122,7 @@ class Gateway:
                       ", ".join(changed), exc)
             return
         self.loaded = loaded
+        await self.invoker.start_processes(self._spec())
         self._start_schedules()
         log.info("Reloaded the app (%s changed); %d WebSocket(s) stay connected.",
                  ", ".join(changed), len(self.connections))
@@ -146,6 +156,6 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock

@@ -25,6 +25,8 @@ class Settings:
     ws_path: str = "/ws"
     region: str = "us-east-1"
     workers: int = 16
+    processes: int = 0  # > 0: WebSocket and schedule handlers run in this many worker processes
+    quiet: bool = False  # no per-event log lines (errors are still logged)
     serial_per_connection: bool = False
     max_message_bytes: int = AWS_MAX_MESSAGE_BYTES
     idle_timeout_s: float = AWS_IDLE_TIMEOUT_S
