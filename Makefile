@@ -53,3 +53,9 @@ test-deploy: $(STAMP)
 
 clean-deploy:
 	rm -rf deploy/build deploy/.venv-scan deploy/.venv-scan.lock
+
+# Benchmarks (bench/README.md): tables on the terminal, JSON and Markdown in bench-results/.
+# ARGS passes options through: make bench ARGS=--quick, make bench ARGS="--only load --users 5000".
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench $(ARGS)

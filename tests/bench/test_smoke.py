@@ -1,0 +1,134 @@
+"""Smoke runs of every benchmark at tiny sizes, so ``make bench`` keeps working.
+
+They assert correctness only (everyone matched, every relayed message delivered exactly once,
+nothing left in Redis, counts that the protocol fixes), never timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import coldstart, cost, handlers, load, report
+from bench.__main__ import targets
+from bench.common import PROJECT_DIR, percentile
+from bench.profile import summarize
+from localdev.redis_server import RedisServer
+from tests.support.fake_management_api import FakeManagementApi
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    """A Valkey of its own: the benchmarks flush it."""
+    with RedisServer() as redis_server:
+        yield redis_server
+
+
+@pytest.fixture(scope="module")
+def handler_results(server: RedisServer) -> dict[str, Any]:
+    return handlers.run(server.url, iterations=3, warmup=1)
+
+
+@pytest.fixture(scope="module")
+def burst(server: RedisServer) -> dict[str, Any]:
+    # Worker processes, as `make bench` runs the gateway.
+    return load.run(server.url, load.Plan(users=12, arrival="burst", timeout_s=60), ["--quiet", "--processes", "2"])
+
+
+def test_handler_benchmark_counts_what_the_protocol_posts(handler_results: dict[str, Any]) -> None:
+    actions = handler_results["actions"]
+    posted = {name: row["messages"] for name, row in actions.items()}
+    expected = {"$connect": 0, "register (queued)": 1, "register (matched)": 2, "join": 1, "signal (offer)": 1,
+                "signal (candidate)": 1, "chat": 1, "ping": 1, "next (rematched)": 3, "next (queued)": 2,
+                "leave": 2, "$disconnect (in room)": 1, "sweep tick (idle)": 0, "sweep tick (evicts 1)": 0}
+    assert {k: (v["min"], v["max"]) for k, v in posted.items()} == {k: (n, n) for k, n in expected.items()}
+    for name, row in actions.items():
+        assert row["latency_ms"]["n"] == 3, name
+        assert row["round_trips"]["min"] >= 1, name  # every action reaches Redis, measured by the server
+        assert row["commands"]["min"] >= row["round_trips"]["min"], name
+    assert handler_results["post_to_connection"]["cpu_ms"]["n"] >= 1
+
+
+def test_burst_everyone_matched_and_every_message_delivered_once(burst: dict[str, Any]) -> None:
+    assert burst["errors"] == 0, burst["error_samples"]
+    assert burst["matched_users"] == burst["users"] == 12
+    ledger = burst["ledger"]
+    assert ledger["relayed"] > 0
+    assert ledger["delivered_once"] == ledger["relayed"]
+    assert ledger["lost"] == ledger["duplicated"] == ledger["misdelivered"] == 0
+    assert burst["received_by_event"]["matched"] == 2 * burst["matches"]
+    assert burst["received_by_event"]["verified"] == 2 * burst["matches"]
+    assert burst["redis_after"]["clean"], burst["redis_after"]
+    for key in burst["redis_after"]["keys"]:  # nothing that names a connection
+        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matches", "iprate", "recent"}, key
+
+
+def test_steady_arrivals_in_threads_mode(server: RedisServer) -> None:
+    result = load.run(server.url, load.Plan(users=7, arrival="steady", rate=50, timeout_s=60), ["--quiet"])
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["matched_users"] == 7  # an odd user out is partnered by a helper at the end
+    assert result["ledger"]["delivered_once"] == result["ledger"]["relayed"]
+    assert result["redis_after"]["clean"], result["redis_after"]
+
+
+def test_cold_start_measures_import_and_first_events(server: RedisServer) -> None:
+    with FakeManagementApi() as api:
+        cold = coldstart.measure_imports(server.url, api.endpoint, runs=1)
+        assert any(api.frames.values())  # the first register really posted `queued`
+    assert cold["connect_status"] == {"statusCode": 200}
+    assert cold["import_ms_median"] > 0
+    rss = cold["rss_mb"]
+    assert rss["interpreter"] <= rss["after_import"] <= rss["after_first_post"]
+    assert any(name == "chalicelib" for name, _ in cold["top_imports_ms"]) or cold["top_imports_ms"]
+
+
+def test_package_project_swaps_policy_files_for_autogen(tmp_path: Path) -> None:
+    coldstart._package_project(tmp_path)
+    config = (tmp_path / ".chalice" / "config.json").read_text()
+    assert "iam_policy_file" not in config
+    assert (tmp_path / "app.py").exists() and (tmp_path / "chalicelib" / "entry.py").exists()
+
+
+def test_cost_model_and_report(handler_results: dict[str, Any], burst: dict[str, Any]) -> None:
+    modelled = cost.model(burst, handler_results, 256)
+    usd = modelled["usd_per_million_matches"]
+    parts = sum(v for k, v in usd.items() if k != "total")
+    assert usd["total"] == pytest.approx(parts, abs=0.05)
+    assert modelled["per_match"]["billed_messages"] > modelled["per_match"]["server_messages"] > 0
+    results = {"handlers": handler_results, "load_burst": burst, "cost": [modelled]}
+    results["targets"] = targets(results)
+    assert {t["met"] for t in results["targets"]} <= {True, False}
+    text = report.markdown(results)
+    assert "Handler micro-benchmarks" in text and "Targets" in text
+    assert len(report.rich_tables(results)) == len(report.tables(results))
+
+
+def test_profile_summary(tmp_path: Path) -> None:
+    raw = tmp_path / "profile.txt"
+    raw.write_text("main (x.py:1);post (botocore/client.py:2) 3\nmain (x.py:1);run (asyncio/events.py:3) 1\n")
+    result = summarize(raw)
+    assert result["samples"] == 4
+    assert result["buckets"]["boto3/botocore: post_to_connection client side"] == 75.0
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert percentile(list(range(1, 101)), 99) == 99
+
+
+def test_command_line_writes_json_and_markdown(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "handlers", "--iterations", "2", "--no-progress", "--out", str(out)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["handlers"]["actions"]["chat"]["messages"]["max"] == 1
+    assert out.with_suffix(".md").read_text().startswith("Machine:")
