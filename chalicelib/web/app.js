@@ -1,28 +1,37 @@
 // The page's wiring: controls, keys and the test hook. The logic lives in session.js.
 
+import { openReport } from './reporting.js';
 import * as session from './session.js';
+import { onPhase } from './state.js';
+import { watchOnlineCount } from './stats.js';
 import * as ui from './ui.js';
 
 ui.el.start.addEventListener('click', session.start);
 ui.el.next.addEventListener('click', session.next);
 ui.el.noticeNext.addEventListener('click', session.next);
 ui.el.stop.addEventListener('click', session.stop);
+ui.el.report.addEventListener('click', openReport);
 
 ui.el.chatForm.addEventListener('submit', (event) => {
   event.preventDefault();
   if (session.sendChat(ui.el.chatInput.value)) ui.el.chatInput.value = '';
 });
+ui.el.chatInput.addEventListener('input', session.typed);
 
-ui.el.nameInput.addEventListener('keydown', (event) => {
-  if (event.key !== 'Enter' || event.isComposing) return;
-  // Start moves focus to Stop; without preventDefault this same Enter would then press it.
-  event.preventDefault();
-  session.start();
-});
+// Enter in the name field, or in an empty interests field (Enter with text there makes a chip),
+// starts. Start moves focus to Stop; without preventDefault this same Enter would then press it.
+for (const field of [ui.el.nameInput, ui.el.interestsInput]) {
+  field.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.isComposing || event.defaultPrevented) return;
+    event.preventDefault();
+    session.start();
+  });
+}
 
-// Esc is Next anywhere on the page, also while typing a message.
+// Esc is Next anywhere on the page, also while typing a message; in the Report dialog it only
+// closes the dialog.
 document.addEventListener('keydown', (event) => {
-  if (event.key !== 'Escape' || event.isComposing || event.repeat) return;
+  if (event.key !== 'Escape' || event.isComposing || event.repeat || ui.el.reportDialog.open) return;
   event.preventDefault();
   session.next();
 });
@@ -30,6 +39,11 @@ document.addEventListener('keydown', (event) => {
 window.addEventListener('pagehide', session.leaveNow);
 
 session.reset();
+const refreshOnlineSoon = watchOnlineCount(ui.el.online, ui.el.onlineText);
+// Joining (the socket is open once we search) and leaving change the count by one: ours.
+onPhase((phase) => {
+  if (phase === 'searching' || phase === 'idle') refreshOnlineSoon();
+});
 
 // A small handle for automated browser tests and for debugging in the console. `deliver`
 // feeds an event to this page's own handler as if the server had sent it; it cannot reach
@@ -39,6 +53,7 @@ window.__rvc = Object.freeze({
   state: session.view.phase,
   room: session.view.room,
   textOnly: session.view.textOnly,
+  typingShown: session.view.typingShown,
   remoteVideoPlaying: ui.remoteVideoPlaying,
   deliver: session.handleServerEvent,
 });

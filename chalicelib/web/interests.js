@@ -13,10 +13,10 @@ export function normaliseTag(raw) {
   return Array.from(words.join(' ').toLowerCase()).slice(0, INTEREST_CHARS_MAX).join('').trim();
 }
 
-/** "music", "music and films", "music, films and art". */
-export function listInWords(tags) {
+/** "music", "music and films", "music, films and art" (or "… or art"). */
+export function listInWords(tags, conjunction = 'and') {
   if (tags.length <= 1) return tags.join('');
-  return `${tags.slice(0, -1).join(', ')} and ${tags.at(-1)}`;
+  return `${tags.slice(0, -1).join(', ')} ${conjunction} ${tags.at(-1)}`;
 }
 
 export class InterestsField {
@@ -47,7 +47,11 @@ export class InterestsField {
     input.addEventListener('input', () => {
       if (input.value.includes(',')) this.#commit({ keepLast: true });
     });
-    input.addEventListener('blur', () => this.commit());
+    // Leaving the field makes chips of what was typed; moving to a chip's button does not, so
+    // that the button is still there to take the click.
+    box.addEventListener('focusout', (event) => {
+      if (!box.contains(event.relatedTarget)) this.commit();
+    });
     box.addEventListener('click', (event) => {
       if (event.target === box || event.target === list) input.focus();
     });
@@ -82,6 +86,7 @@ export class InterestsField {
     const parts = this.#input.value.split(',');
     const rest = keepLast ? parts.pop() : '';
     let refused = '';
+    let added = false;
     for (const part of parts) {
       const tag = normaliseTag(part);
       if (!tag || this.#tags.includes(tag)) continue;
@@ -90,9 +95,10 @@ export class InterestsField {
         continue;
       }
       this.#tags.push(tag);
+      added = true;
     }
-    this.#input.value = rest.trimStart();
-    this.#render();
+    if (this.#input.value !== rest.trimStart()) this.#input.value = rest.trimStart();
+    if (added) this.#render();
     if (refused) this.#hint.textContent = refused;
   }
 
@@ -125,7 +131,7 @@ export class InterestsField {
     this.#list.replaceChildren(...items);
     this.#list.hidden = items.length === 0;
     const full = this.#tags.length >= INTERESTS_MAX;
-    this.#input.placeholder = full ? 'That is 5' : this.#tags.length ? 'Add another…' : 'music, films…';
+    this.#input.placeholder = full ? 'Remove one to add another' : this.#tags.length ? 'Add another…' : 'music, films…';
     this.#box.dataset.full = String(full);
     this.#hint.textContent = this.#defaultHint;
   }

@@ -21,17 +21,19 @@ export class Room {
    * @param {boolean} options.initiator
    * @param {string} options.peerName
    * @param {string} options.token       resume token for this seat
+   * @param {string[]} options.interests   the interests we share with the stranger
    * @param {RTCIceServer[]} options.iceServers
    * @param {MediaStream|null} options.localStream
    * @param {(message: object) => boolean} options.send
    * @param {(stream: MediaStream, track: MediaStreamTrack) => void} options.onTrack
    * @param {(state: string) => void} options.onCallState
    */
-  constructor({ code, initiator, peerName, token, iceServers, localStream, send, onTrack, onCallState }) {
+  constructor({ code, initiator, peerName, token, interests, iceServers, localStream, send, onTrack, onCallState }) {
     this.code = code;
     this.initiator = initiator;
     this.peerName = peerName;
     this.token = token;
+    this.interests = interests;
     this.peerAway = false;
     this.#send = send;
     this.#callOptions = { roomCode: code, initiator, iceServers, localStream, send, onTrack, onStateChange: onCallState };

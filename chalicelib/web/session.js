@@ -1,60 +1,27 @@
-// The session: one state machine that ties the server's events, the room, the chat and the page.
-//
-// Phases: idle → starting → connecting → searching → room → (ended | searching) … → idle.
-// "reconnecting" is entered whenever the WebSocket drops while the app is running.
+// The session: the state machine that ties the server's events, the rooms, the chat and the page.
+// The shared state is in state.js, one room's life on the page in rooms.js, reports in reporting.js.
 
-import { ChatLog } from './chat.js';
 import { loadConfig } from './config.js';
+import { InterestsField, listInWords } from './interests.js';
 import { openLocalMedia, stopStream } from './media.js';
-import { Room } from './room.js';
+import { forgetReport, reportConfirmed } from './reporting.js';
+import { endRoom, enterRoom, peerAway, peerBack, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
 import { Signalling, backoffDelay } from './signalling.js';
+import { app, chat, gate, peerName, send, setPhase } from './state.js';
 import * as ui from './ui.js';
 
-// How long ICE may take before we call the video connection failed and offer Next.
-const VIDEO_CONNECT_TIMEOUT_MS = 30_000;
 // After Stop, how long to wait for the server's `left` before closing the socket anyway.
 const LEAVE_GRACE_MS = 2_000;
-// Once connected, how long without remote frames before saying the stranger has no camera.
-const NO_VIDEO_AFTER_MS = 4_000;
 const NAME_MAX = 32;
-// Room events that arrive before their room's `matched` are held this long, at most this many.
-const EARLY_EVENT_TTL_MS = 15_000;
-const EARLY_EVENTS_MAX = 64;
-// Rooms we have left, remembered so their late events are recognised as stale.
-const PAST_ROOMS_MAX = 32;
+// An error `peer_reconnecting` this soon after a chat message is taken to be about it.
+const CHAT_ANSWER_MS = 5_000;
 
-const app = {
-  phase: 'idle',
-  config: null,
-  signalling: null,
-  localStream: null,
-  textOnly: false,
-  textOnlyReason: '',
-  room: null, // the Room we are in
-  resume: null, // { token, peerName } of the room our dropped socket left behind
-  pastRooms: new Set(),
-  early: [], // [{ event, at }]: events for a room whose `matched` has not arrived yet
-  resumeSearch: true, // whether a reconnect without a room to resume should search again
-  serviceAttempt: 0,
-  videoTimer: null,
-  leaveTimer: null,
-  retryTimer: null,
-};
-
-const chat = new ChatLog(ui.el.chatLog);
-
-function setPhase(phase) {
-  app.phase = phase;
-  ui.setControls(phase);
-}
-
-function send(message) {
-  return app.signalling?.send(message) ?? false;
-}
-
-function peerName() {
-  return app.room?.peerName ?? 'Stranger';
-}
+const interestsField = new InterestsField({
+  box: ui.el.interestsBox,
+  list: ui.el.interestsList,
+  input: ui.el.interestsInput,
+  hint: ui.el.interestsHint,
+});
 
 // ---- Starting and stopping -------------------------------------------------------------
 
@@ -99,7 +66,8 @@ export function stop() {
   const wasInRoom = app.room !== null;
   endRoom();
   app.resume = null;
-  app.early = [];
+  forgetReport();
+  gate.clear();
   clearTimeout(app.retryTimer);
   setPhase('idle');
   stopStream(app.localStream);
@@ -118,19 +86,25 @@ function closeSocket() {
   if (app.phase === 'idle') app.signalling?.close();
 }
 
-// ---- Searching and rooms ---------------------------------------------------------------
+// ---- Searching -------------------------------------------------------------------------
 
 function search() {
   const name = ui.el.nameInput.value.trim().replace(/\s+/g, ' ').slice(0, NAME_MAX);
-  send(name ? { action: 'register', name } : { action: 'register' });
+  // Always sent, also when empty: `register` replaces the interests the server remembers.
+  app.interests = interestsField.tags;
+  const message = { action: 'register', interests: app.interests };
+  if (name) message.name = name;
+  send(message);
   setPhase('searching');
+  ui.hideNotice();
   ui.setStatus(searchingText(), 'busy');
   ui.setRemoteLabel('Stranger', 'Looking for someone…', { busy: true });
 }
 
 function searchingText(fresh = false) {
-  const text = fresh ? 'Looking for someone new…' : 'Looking for someone…';
-  return app.textOnly ? `${text} (text-only mode)` : text;
+  let text = fresh ? 'Looking for someone new' : 'Looking for someone';
+  if (app.interests.length) text += ` into ${listInWords(app.interests, 'or')}`;
+  return app.textOnly ? `${text}… (text-only mode)` : `${text}…`;
 }
 
 export function next() {
@@ -147,144 +121,17 @@ export function next() {
   }
 }
 
-/** Enter a room from `matched` (a new stranger) or `resumed` (the same one, after a drop). */
-function enterRoom(event, { resumed = false } = {}) {
-  if (app.room) endRoom();
-  const name = event.peer?.name || 'Stranger';
-  app.resume = null;
-  app.serviceAttempt = 0;
-  app.room = new Room({
-    code: event.room_code,
-    initiator: Boolean(event.initiator),
-    peerName: name,
-    token: event.resume_token ?? null,
-    iceServers: event.ice_servers,
-    localStream: app.localStream,
-    send,
-    onTrack: (stream, track) => {
-      track.addEventListener('mute', ui.refreshRemoteVideo);
-      track.addEventListener('unmute', ui.refreshRemoteVideo);
-      ui.showRemoteStream(stream);
-    },
-    onCallState,
-  });
-  app.room.join();
-  setPhase('room');
-  if (resumed) {
-    chat.system(`Reconnected. You are back with ${name}.`);
-  } else {
-    chat.clear();
-    chat.system(`You are now chatting with ${name}. Say hi!`);
-    if (app.textOnly) chat.system(`Text-only mode: ${app.textOnlyReason} ${name} cannot see or hear you.`);
-  }
-  if (event.peer_reconnecting) {
-    peerAway(); // both of us dropped; we are back first
-  } else {
-    ui.setStatus(`Connected to ${name}`, 'ok');
-    waitForVideo();
-  }
-  replayEarlyEvents(app.room.code);
-}
-
-function endRoom() {
-  if (app.room) {
-    rememberPastRoom(app.room.code);
-    app.room.close();
-  }
-  clearTimeout(app.videoTimer);
-  app.room = null;
-  ui.hideNotice();
-  ui.clearRemote();
-}
-
-function waitForVideo() {
-  const name = peerName();
-  ui.setRemoteLabel(name, `Connecting video with ${name}…`, { busy: true });
-  clearTimeout(app.videoTimer);
-  app.videoTimer = setTimeout(videoFailed, VIDEO_CONNECT_TIMEOUT_MS);
-}
-
-function onCallState(state) {
-  const name = peerName();
-  if (state === 'connected') {
-    clearTimeout(app.videoTimer);
-    ui.hideNotice();
-    ui.setStatus(`Connected to ${name}`, 'ok');
-    ui.setRemoteLabel(name, `Waiting for ${name}'s video…`);
-    // Frames follow the connection within a moment; still none later means no camera there.
-    app.videoTimer = setTimeout(() => {
-      if (app.phase === 'room' && !ui.remoteVideoPlaying()) ui.setRemoteLabel(name, `${name} is not sharing video.`);
-    }, NO_VIDEO_AFTER_MS);
-  } else if (state === 'disconnected') {
-    ui.setStatus(`The video link to ${name} is unstable. Trying to recover…`, 'warn');
-  } else if (state === 'failed') {
-    videoFailed();
-  }
-}
-
-function videoFailed() {
-  if (app.phase !== 'room' || app.room?.peerAway) return;
-  const name = peerName();
-  ui.setRemoteLabel(name, 'No video connection.');
-  ui.setStatus(`Video with ${name} could not connect. Press Next to meet someone else.`, 'warn');
-  ui.showNotice(`The video connection with ${name} failed: your networks may not allow a direct link. `
-    + 'You can keep chatting, or find someone else.');
-}
-
-function peerAway() {
-  const name = peerName();
-  chat.system(`${name} lost their connection. Waiting for them to come back…`);
-  app.room.peerLeftForNow();
-  clearTimeout(app.videoTimer);
-  ui.hideNotice();
-  ui.clearRemote();
-  ui.setStatus(`${name} lost their connection. Waiting for them to come back…`, 'warn');
-  ui.setRemoteLabel(name, `${name} is reconnecting…`, { busy: true });
-}
-
-function peerBack() {
-  app.room.peerReturned();
-  chat.system(`${peerName()} is back.`);
-  ui.setStatus(`Connected to ${peerName()}`, 'ok');
-  waitForVideo();
-}
-
-function peerLeft() {
-  const name = peerName();
-  endRoom();
-  setPhase('ended');
-  chat.system(`${name} left the chat.`);
-  ui.setStatus('Stranger disconnected. Press Next or Esc to meet someone new.', 'warn');
-  ui.setRemoteLabel('Stranger', 'Stranger disconnected.');
-}
-
 // ---- Server events ---------------------------------------------------------------------
 
-// Events that name a room are only for the current one: a late `peer-disconnected` from the
-// previous stranger must not end the chat with the new one. An event for a room we have not
-// entered yet is early, not stale: the stranger's offer is relayed by one server invocation
-// while another is still posting our `matched`, so the offer can arrive first. Hold it.
+// Room events apply to the current room only; the gate holds early ones and drops stale ones.
 function inRoom(event, apply) {
-  const code = event.room_code;
-  if (app.room !== null && code === app.room.code) {
-    apply(event);
-  } else if (typeof code === 'string' && !app.pastRooms.has(code) && app.phase !== 'idle') {
-    const now = Date.now();
-    app.early = app.early.filter((held) => now - held.at < EARLY_EVENT_TTL_MS).slice(-(EARLY_EVENTS_MAX - 1));
-    app.early.push({ event, at: now });
-  }
+  if (app.room !== null && event.room_code === app.room.code) apply(event);
+  else if (app.phase !== 'idle') gate.hold(event);
 }
 
-function replayEarlyEvents(code) {
-  const now = Date.now();
-  const held = app.early.filter((item) => item.event.room_code === code && now - item.at < EARLY_EVENT_TTL_MS);
-  app.early = app.early.filter((item) => item.event.room_code !== code);
-  for (const { event } of held) handleServerEvent(event);
-}
-
-function rememberPastRoom(code) {
-  app.pastRooms.add(code);
-  if (app.pastRooms.size > PAST_ROOMS_MAX) app.pastRooms.delete(app.pastRooms.values().next().value);
+function enter(event, options) {
+  enterRoom(event, options);
+  for (const early of gate.take(app.room.code)) handleServerEvent(early);
 }
 
 const handlers = {
@@ -295,11 +142,11 @@ const handlers = {
   },
   matched(event) {
     if (app.phase === 'idle') return; // Stop was pressed; our `leave` ends this room
-    enterRoom(event);
+    enter(event);
   },
   resumed(event) {
     if (app.phase === 'idle') return;
-    enterRoom(event, { resumed: true });
+    enter(event, { resumed: true });
   },
   verified(event) {
     inRoom(event, () => app.room.verified());
@@ -309,8 +156,13 @@ const handlers = {
   },
   chat(event) {
     if (app.phase !== 'room') return;
+    typingIndicator.messageArrived();
     chat.message('peer', String(event.sender || peerName()), String(event.message ?? ''));
   },
+  typing(event) {
+    inRoom(event, peerTyping);
+  },
+  reported: reportConfirmed,
   'peer-reconnecting'(event) {
     inRoom(event, peerAway);
   },
@@ -352,7 +204,10 @@ function onServerError({ code, message, retry_after_ms: retryAfterMs }) {
       if (app.phase === 'searching') send({ action: 'next' }); // leave a room we did not know of
       break;
     case 'peer_reconnecting':
-      if (app.phase === 'room') chat.system(`Not sent: ${peerName()} is reconnecting.`);
+      // Also the answer to a `typing` or a late ICE candidate; only a chat message is worth a word.
+      if (app.phase === 'room' && performance.now() - app.chatSentAt < CHAT_ANSWER_MS) {
+        chat.system(`Not sent: ${peerName()} is reconnecting.`);
+      }
       break;
     case 'rate_limited':
       slowDown(retryAfterMs);
@@ -426,8 +281,9 @@ function onSocketClosed({ retryInMs }) {
   if (app.phase === 'idle' || retryInMs === null) return;
   // The server keeps our seat for a short grace period: remember how to claim it back.
   if (app.room) {
+    const { token, interests } = app.room;
     const name = peerName();
-    app.resume = app.room.token ? { token: app.room.token, peerName: name } : null;
+    app.resume = token ? { token, peerName: name, interests } : null;
     endRoom();
     chat.system(app.resume ? `Connection lost. Trying to get back to ${name}…` : 'Connection lost. The chat has ended.');
   }
@@ -454,7 +310,14 @@ export function sendChat(text) {
     return false;
   }
   chat.message('me', 'You', text);
+  app.chatSentAt = performance.now();
+  typingNotifier.reset();
   return true;
+}
+
+/** The user typed in the message box: the stranger may see that they are typing. */
+export function typed() {
+  if (app.phase === 'room' && !app.room?.peerAway && ui.el.chatInput.value.trim()) typingNotifier.typed();
 }
 
 /** The page is going away: tell the server now rather than when the socket times out. */
@@ -475,4 +338,5 @@ export const view = Object.freeze({
   pc: () => app.room?.call?.pc ?? null,
   room: () => app.room?.code ?? null,
   textOnly: () => app.textOnly,
+  typingShown: () => typingIndicator.shown,
 });

@@ -4,9 +4,10 @@
 // and it keeps the stranger's indicator on because that stays up for 3 s after each one.
 export const TYPING_SEND_INTERVAL_MS = 2_000;
 export const TYPING_SHOW_MS = 3_000;
-// The server relays messages concurrently, so the `typing` sent just before a chat message can
-// arrive just after it. One that close behind a message is taken as part of that message.
-const TYPING_AFTER_MESSAGE_MS = 600;
+// The server relays messages concurrently, so a `typing` sent just before a chat message (a
+// short message typed fast) can arrive just after it. One that close behind a message is taken
+// as part of that message; the window is short so that typing the next message still shows.
+const TYPING_AFTER_MESSAGE_MS = 300;
 
 /** Sends `typing` at most once every TYPING_SEND_INTERVAL_MS while the user types. */
 export class TypingNotifier {

@@ -5,11 +5,17 @@ const byId = (id) => document.getElementById(id);
 export const el = {
   status: byId('status'),
   statusText: byId('status-text'),
+  online: byId('online'),
+  onlineText: byId('online-text'),
   remoteTile: byId('remote-tile'),
   remoteVideo: byId('remote-video'),
   remotePlaceholder: byId('remote-placeholder-text'),
   remoteName: byId('remote-name'),
+  commonInterests: byId('common-interests'),
   unmute: byId('unmute'),
+  report: byId('report'),
+  reportDialog: byId('report-dialog'),
+  reportName: byId('report-name'),
   localTile: byId('local-tile'),
   localVideo: byId('local-video'),
   localPlaceholder: byId('local-placeholder-text'),
@@ -18,11 +24,18 @@ export const el = {
   noticeText: byId('notice-text'),
   noticeNext: byId('notice-next'),
   chatLog: byId('chat-log'),
+  typing: byId('typing'),
+  typingText: byId('typing-text'),
   chatForm: byId('chat-form'),
   chatInput: byId('chat-input'),
   chatSend: byId('chat-send'),
   nameField: byId('name-field'),
   nameInput: byId('name-input'),
+  interestsField: byId('interests-field'),
+  interestsBox: byId('interests-box'),
+  interestsList: byId('interests-list'),
+  interestsInput: byId('interests-input'),
+  interestsHint: byId('interests-hint'),
   start: byId('start'),
   next: byId('next'),
   stop: byId('stop'),
@@ -39,25 +52,32 @@ export function setControls(phase) {
   const idle = phase === 'idle';
   const inRoom = phase === 'room';
   const ended = phase === 'ended';
+  // Taken first: Chromium may move focus to <body> as soon as the focused control is hidden.
+  const focused = document.activeElement;
+  document.body.dataset.phase = phase; // for the layout: the idle form needs room on phones
   el.start.hidden = !idle;
   el.nameField.hidden = !idle;
+  el.interestsField.hidden = !idle;
+  el.report.hidden = !inRoom;
   el.next.hidden = idle;
   el.next.disabled = !(inRoom || ended);
   el.next.classList.toggle('btn-primary', ended);
   el.stop.hidden = idle;
   el.chatInput.disabled = !inRoom;
   el.chatSend.disabled = !inRoom;
-  keepFocusVisible();
+  keepFocusVisible(focused);
 }
 
 // A focused control that disappears would drop keyboard users back at the top of the page.
 // Not for the chat box: someone typing when the stranger leaves must not land on Next, where
 // the next space bar would start a new search.
-function keepFocusVisible() {
-  const active = document.activeElement;
-  if (!(active instanceof HTMLElement) || active === document.body) return;
-  if (active === el.chatInput || active === el.chatSend) return;
-  if (!active.hidden && !active.disabled && active.offsetParent !== null) return;
+function keepFocusVisible(focused) {
+  if (!(focused instanceof HTMLElement) || focused === document.body) return;
+  if (focused === el.chatInput || focused === el.chatSend) return;
+  const still = document.activeElement === focused;
+  if (still && !focused.hidden && !focused.disabled && focused.offsetParent !== null) return;
+  if (!still && document.activeElement !== document.body) return; // it moved on by itself
+  if (el.reportDialog.open) return; // the dialog keeps focus, and gives it back when it closes
   for (const candidate of [el.next, el.stop, el.start]) {
     if (!candidate.hidden && !candidate.disabled) {
       candidate.focus();
@@ -113,9 +133,17 @@ export function showLocal(stream, reason) {
   el.localReason.textContent = stream ? '' : reason;
 }
 
-export function showNotice(text) {
+/** The message over the video, with its "Find someone else" button. `tone`: 'problem' or 'report'. */
+export function showNotice(text, { tone = 'problem' } = {}) {
   el.noticeText.textContent = text;
+  el.notice.dataset.tone = tone;
   el.notice.hidden = false;
+}
+
+/** "You both like: music, films" on the stranger's video; nothing when there is nothing shared. */
+export function showCommonInterests(tags) {
+  el.commonInterests.textContent = tags.length ? `You both like: ${tags.join(', ')}` : '';
+  el.commonInterests.hidden = tags.length === 0;
 }
 
 export function hideNotice() {
