@@ -33,6 +33,13 @@ if (navigator.mediaDevices) {
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gateway_options(schedule_interval=None, env=None): how the test's local gateway runs (see Gateway)",
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     # Remember each phase's outcome so fixtures can print logs when a test failed.
@@ -71,7 +78,8 @@ def gateway(redis_server: RedisServer, request: pytest.FixtureRequest) -> Iterat
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    gw = Gateway(redis_server.url).start()
+    marker = request.node.get_closest_marker("gateway_options")
+    gw = Gateway(redis_server.url, **(marker.kwargs if marker else {})).start()
     yield gw
     gw.stop()
     if _failed(request):

@@ -7,6 +7,7 @@ tests in this same pytest session must not see.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,8 +18,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, WebSocket
 
 # _die_with_parent: if pytest itself is killed, the gateway must not outlive it.
 from localdev.redis_server import _die_with_parent, free_port
@@ -66,11 +68,44 @@ def find_chromium() -> str | None:
     return None
 
 
-class Gateway:
-    """``python -m localdev`` on a free port, against a given Redis, with no STUN servers."""
+# Puts the page's WebSockets within the test's reach, as a flaky network would: `__net.cut()`
+# drops the open socket and makes new ones fail (they go to a closed port) until `__net.mend()`.
+FLAKY_NETWORK = """
+(() => {
+  const Native = window.WebSocket;
+  const sockets = [];
+  let down = false;
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(down ? String(url).replace(/\\/\\/[^/]+/, '//127.0.0.1:9') : url, protocols);
+      sockets.push(this);
+    }
+  };
+  window.__net = Object.freeze({
+    cut() {
+      down = true;
+      for (const socket of sockets.splice(0)) socket.close(4100, 'network cut by the test');
+    },
+    mend() {
+      down = false;
+      window.dispatchEvent(new Event('online')); // as the browser does when the network is back
+    },
+  });
+})();
+"""
 
-    def __init__(self, redis_url: str) -> None:
+
+class Gateway:
+    """``python -m localdev`` on a free port, against a given Redis, with no STUN servers.
+
+    By default no schedule runs. ``schedule_interval`` runs the sweep every that many seconds (to
+    test what only the sweep does, such as the interest fallback); ``env`` sets app settings.
+    """
+
+    def __init__(self, redis_url: str, *, schedule_interval: float | None = None, env: dict[str, str] | None = None):
         self.redis_url = redis_url
+        self.schedule_interval = schedule_interval
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self._log = tempfile.NamedTemporaryFile(prefix="localdev-browser-", suffix=".log", delete=False)  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
@@ -89,18 +124,13 @@ class Gateway:
             ICE_SERVERS="[]",
             PYTHONUNBUFFERED="1",
         )
-        # No reloader and no minute-by-minute sweep: neither has a part in these tests.
-        command = [
-            sys.executable,
-            "-m",
-            "localdev",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-reload",
-            "--no-schedules",
-        ]
+        env.update(self.extra_env)
+        # No reloader, and no minute-by-minute sweep unless the test asks for one.
+        command = [sys.executable, "-m", "localdev", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
+        if self.schedule_interval is None:
+            command.append("--no-schedules")
+        else:
+            command += ["--schedule-interval", str(self.schedule_interval)]
         self.process = subprocess.Popen(
             command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
         )
@@ -143,11 +173,30 @@ class Gateway:
         Path(self._log.name).unlink(missing_ok=True)
 
 
-def start_chat(page: Page, name: str | None = None) -> None:
-    """Type an optional display name and press Start."""
+def start_chat(page: Page, name: str | None = None, interests: str = "") -> None:
+    """Type an optional display name and interests (comma-separated), and press Start."""
     if name:
         page.fill("#name-input", name)
+    if interests:
+        add_interests(page, interests)
     page.click("#start")
+
+
+def add_interests(page: Page, text: str) -> None:
+    """Type ``text`` into the interests field and press Enter, which turns it into chips."""
+    page.fill("#interests-input", text)
+    page.press("#interests-input", "Enter")
+
+
+def record_sent_messages(page: Page) -> list[dict[str, Any]]:
+    """Every JSON message the page sends on its WebSockets from now on, in order."""
+    sent: list[dict[str, Any]] = []
+
+    def watch(socket: WebSocket) -> None:
+        socket.on("framesent", lambda payload: sent.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    return sent
 
 
 def wait_connected(page: Page, timeout_ms: float = 45_000) -> None:

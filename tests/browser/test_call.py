@@ -238,7 +238,7 @@ def test_connected_call_fits_a_phone_screen(pages: Pages):
     send_chat(a, "hello desk")
     expect(a.locator("#chat-log .msg-peer .msg-text")).to_have_text(["hello phone"])
     assert a.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    for name in ("Next", "Stop", "Send"):
+    for name in ("Next", "Stop", "Send", "Report"):
         box = a.get_by_role("button", name=name).bounding_box()
         assert box is not None and box["y"] + box["height"] <= PHONE["height"], f"{name} is off screen"
     screenshot(a, "call-phone-pia.png")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, Pages
-from tests.browser.support import screenshot
+from tests.browser.support import add_interests, screenshot
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,6 +53,16 @@ def test_page_fits_a_phone_screen_without_sideways_scrolling(pages: Pages):
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "phone-idle.png")
+    add_interests(page, "music, films, photography, hiking, a-long-interest-of-24-char")
+    expect(page.locator("#interests-list .interest-chip")).to_have_count(5)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    box = page.get_by_role("button", name="Start").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], "Start is off screen"
+    # The taller form must not cover the chat box above it.
+    chat = page.locator(".chat").bounding_box()
+    controls = page.locator(".controls").bounding_box()
+    assert chat is not None and controls is not None and chat["y"] + chat["height"] <= controls["y"] + 1
+    screenshot(page, "phone-idle-interests.png")
 
 
 def test_controls_are_reachable_with_the_keyboard(pages: Pages):
@@ -61,7 +71,7 @@ def test_controls_are_reachable_with_the_keyboard(pages: Pages):
     for _ in range(8):
         page.keyboard.press("Tab")
         reached.add(page.evaluate("() => document.activeElement.id || document.activeElement.tagName"))
-    assert {"name-input", "start"} <= reached
+    assert {"name-input", "interests-input", "start"} <= reached
     page.focus("#name-input")
     page.keyboard.type("Kim")
     page.keyboard.press("Enter")  # Enter in the name field starts
