@@ -109,7 +109,7 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
     except ClientError as exc:
         log.info("%s %s refused: %s", cid, action, exc.code)
         metrics.error(exc.code)
-        _reply_error(outbox, cid, exc.event())
+        _reply_error(outbox, cid, exc.event(), action)
         if exc.close:
             log.warning("%s closed for sustained abuse", cid)
             metrics.count("AbuseClosed")
@@ -117,17 +117,20 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
     except Unavailable as exc:
         log.error("%s %s failed: %s", cid, action, exc)
         metrics.error("unavailable")
-        _reply_error(outbox, cid, error_event("unavailable"))
+        _reply_error(outbox, cid, error_event("unavailable"), action)
     except Exception:
         log.exception("%s %s crashed", cid, action)
         metrics.error("internal")
-        _reply_error(outbox, cid, error_event("internal"))
+        _reply_error(outbox, cid, error_event("internal"), action)
     metrics.flush()
     return {"statusCode": 200}
 
 
-def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any]) -> None:
-    # Straight to the sender, no cleanup on 410: the error path must not need Redis.
+def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any], action: str) -> None:
+    """Straight to the sender, no cleanup on 410: the error path must not need Redis. The
+    refused action is named when the frame was parsed far enough to know it."""
+    if action != "?":
+        event = {**event, "action": action}
     outbox.post(cid, event)
 
 
@@ -191,4 +194,5 @@ def client_config(request: dict[str, Any], service: Service | None = None) -> di
         "websocket_path": "/ws",
         "max_chat_chars": config.max_chat_chars,
         "ping_interval_seconds": max(30, config.idle_timeout_seconds // 2),
+        "interest_fallback_seconds": config.interest_fallback_seconds,
     }

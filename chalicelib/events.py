@@ -76,6 +76,10 @@ def peer_resumed(room: str) -> dict[str, Any]:
     return {"event": "peer-resumed", "room_code": room}
 
 
+def banned() -> dict[str, Any]:
+    return {"event": "banned", "message": "Your address was reported by several people and is banned for a while."}
+
+
 def reported() -> dict[str, Any]:
     return {"event": "reported"}
 

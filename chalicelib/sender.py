@@ -61,6 +61,7 @@ class ManagementApiSender:
                             connect_timeout=2,
                             read_timeout=3,
                             retries={"max_attempts": 2, "mode": "standard"},
+                            max_pool_connections=64,  # one container's threads (local gateway) share it
                         ),
                     )
                     self._clients[endpoint] = client

@@ -90,6 +90,7 @@ def test_config_tells_the_page_where_the_websocket_api_is(lambda_app, monkeypatc
         body = json.loads(client.http.get("/config").body)
     assert body["websocket_url"] == "wss://abc.execute-api.us-east-1.amazonaws.com/api"
     assert body["max_chat_chars"] == 1000 and body["ping_interval_seconds"] == 300
+    assert body["interest_fallback_seconds"] == 10
 
 
 def test_stats_route_reads_the_live_figures(lambda_app):

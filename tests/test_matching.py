@@ -81,7 +81,8 @@ def test_register_while_in_a_room_is_refused_and_the_room_stays(harness, redis_c
     a, b, room = harness.pair()
     harness.send(a, {"action": "register"})
     assert harness.new(a) == [
-        {"event": "error", "code": "in_room", "message": "You are already in a chat; send 'next' or 'leave' first."}
+        {"event": "error", "code": "in_room", "message": "You are already in a chat; send 'next' or 'leave' first.",
+         "action": "register"}
     ]
     assert harness.new(b) == []
     assert room in invariants.check(redis_client, keys)["rooms"]

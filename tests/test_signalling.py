@@ -18,7 +18,7 @@ def test_join_of_someone_elses_room_is_refused(harness):
     c, d, other_room = harness.pair(join=False)
     harness.send(c, {"action": "join", "room_code": room})
     assert harness.new(c) == [
-        {"event": "error", "code": "wrong_room", "message": "That room code is not your current room."}
+        {"event": "error", "code": "wrong_room", "message": "That room code is not your current room.", "action": "join"}
     ]
     assert harness.new(a) == [] and harness.new(b) == []
 
@@ -60,7 +60,9 @@ def test_signal_before_join_is_refused(harness):
 def test_signal_before_match_is_refused(harness):
     a = harness.connect()
     harness.send(a, {"action": "signal", "room_code": "x" * 24, "type": "offer", "data": {}})
-    assert harness.new(a) == [{"event": "error", "code": "not_in_room", "message": "You are not in a chat."}]
+    assert harness.new(a) == [
+        {"event": "error", "code": "not_in_room", "message": "You are not in a chat.", "action": "signal"}
+    ]
 
 
 @pytest.mark.parametrize(("who", "kind"), [("responder", "offer"), ("initiator", "answer")])

@@ -47,7 +47,8 @@ def test_actions_answer_unavailable_when_redis_is_down(down_service, caplog, bod
     with caplog.at_level(logging.ERROR):
         assert entry.on_message(message_event(cid, body), service) == {"statusCode": 200}
     assert sender.received(cid) == [
-        {"event": "error", "code": "unavailable", "message": "The service is temporarily unavailable; try again shortly."}
+        {"event": "error", "code": "unavailable", "message": "The service is temporarily unavailable; try again shortly.",
+         "action": body["action"]}
     ]
     assert f"{body['action']} failed: Redis unreachable" in caplog.text
 

@@ -22,6 +22,7 @@ def report(ctx: Context, msg: protocol.Report) -> None:
     ctx.outbox.tell(Ended(peer, result.get("room")))
     if result.get("banned"):
         ctx.metrics.count("Bans")
-        if peer:
-            ctx.outbox.close(peer)  # its address is banned: end this socket too
+        if peer:  # its address is banned: say so (browsers hide a 403 at $connect), then close
+            ctx.outbox.post(peer, events.banned())
+            ctx.outbox.close(peer)
     ctx.outbox.send(ctx.connection_id, events.reported())

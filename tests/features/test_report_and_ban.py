@@ -47,6 +47,7 @@ def test_distinct_reporters_ban_an_address_which_is_then_refused_at_connect(poli
         h.send(reporter, {"action": "report", "reason": "nudity"})
         clock.advance(1)
     assert h.sender.closed[-1] == offender, "the banned address's current socket is closed"
+    assert h.received(offender)[-1]["event"] == "banned", "and it was told why first"
     assert h.connect_as("QmFubmVkQ29ubg0=", ip="203.0.113.66") == {"statusCode": 403}
     assert h.connect_as("Tm90QmFubmVkMDE=", ip="203.0.113.67") == {"statusCode": 200}
 

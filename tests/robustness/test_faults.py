@@ -116,7 +116,7 @@ def test_after_a_flush_clients_are_told_to_reconnect_and_nothing_stale_remains(o
     a, b, room = h.pair()
     redis.Redis.from_url(own_server.url).flushall()
     h.send(a, {"action": "chat", "message": "hello?"})
-    assert h.new(a) == [{"event": "error", "code": "not_connected",
+    assert h.new(a) == [{"event": "error", "code": "not_connected", "action": "chat",
                          "message": "This connection is unknown to the server; reconnect and register again."}]
     assert h.new(b) == []
     assert sweep.run(h.service, window_seconds=0).evicted == 0
@@ -152,7 +152,7 @@ def test_disconnect_before_an_in_flight_register_finishes_leaves_no_ghost(redis_
             time.sleep(0.01)
             fast.disconnect(cid)
             worker.join()
-            assert slow.received(cid) == [{"event": "error", "code": "not_connected",
+            assert slow.received(cid) == [{"event": "error", "code": "not_connected", "action": "register",
                                            "message": "This connection is unknown to the server; reconnect and register again."}]
             state = invariants.check(redis_client, Keys())
             assert cid not in state["queue"] and cid not in state["conns"] and cid not in state["alive"]
