@@ -171,7 +171,7 @@ class Ledger:
 class Plan:
     users: int = 1000
     arrival: str = "burst"  # burst | steady
-    rate: float = 200.0  # users per second when steady
+    rate: float = 10.0  # users per second when steady
     candidates: int = 4  # ICE candidates each side sends
     chats: int = 2  # chat lines each side sends (plus the responder's "done")
     skip_fraction: float = 0.5  # share of initiators who press Next once instead of leaving
@@ -607,10 +607,11 @@ def summarize(plan: Plan, r: Run, elapsed: float, leftovers: dict[str, Any], log
 
 
 def _start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy samples the gateway (all threads, GIL holders only) while the load runs."""
+    """py-spy samples the gateway and its worker processes (threads holding a GIL) during the run."""
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--gil", "--rate", "200",
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--subprocesses", "--gil",
+         "--rate", "200",
          "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

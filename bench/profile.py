@@ -52,20 +52,31 @@ def bucket(stack: tuple[str, ...]) -> str:
     return "other"
 
 
+def process_of(stack: tuple[str, ...]) -> str:
+    """With ``py-spy --subprocesses`` each stack starts with its process chain; the last one counts."""
+    chain = [frame for frame in stack if frame.startswith("process ")]
+    if not chain:
+        return "gateway"
+    return "handler worker processes" if "multiprocessing" in chain[-1] else "gateway"
+
+
 def summarize(path: Path, top: int = 15) -> dict[str, object]:
     stacks = parse(path)
     total = sum(stacks.values()) or 1
     buckets: Counter[str] = Counter()
+    processes: Counter[str] = Counter()
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     for stack, count in stacks.items():
         buckets[bucket(stack)] += count
+        processes[process_of(stack)] += count
         own[stack[-1]] += count
         for frame in set(stack):
             inclusive[frame] += count
     return {
         "samples": total,
         "buckets": {k: round(100 * v / total, 1) for k, v in buckets.most_common()},
+        "processes": {k: round(100 * v / total, 1) for k, v in processes.most_common()},
         "self": [(f, round(100 * v / total, 1)) for f, v in own.most_common(top)],
         "inclusive": [(f, round(100 * v / total, 1)) for f, v in inclusive.most_common(top)],
     }
@@ -75,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     result = summarize(Path(args[0]))
     print(f"{result['samples']} samples (GIL-holding threads)")
+    print("by process: " + ", ".join(f"{k} {v} %" for k, v in result["processes"].items()))  # type: ignore[attr-defined]
     print("\nwhere the time went:")
     for name, pct in result["buckets"].items():  # type: ignore[attr-defined]
         print(f"  {pct:5.1f} %  {name}")
