@@ -229,7 +229,8 @@ class User:
         self.early: list[dict[str, Any]] = []
         self.started = False
         self.done = False
-        self.leaving = False
+        self.leaving = False  # sent `leave` because nobody is left to match it
+        self.helped = False  # a helper was started to partner it
 
     async def send(self, body: dict[str, Any]) -> None:
         assert self.ws is not None
@@ -408,8 +409,8 @@ async def _watch_waiters(run: Run) -> None:
         for user in run.waiting_alone():
             if user.matched:
                 await user.leave_alone()
-            elif not user.leaving:
-                user.leaving = True
+            elif not user.helped:
+                user.helped = True
                 helper = User(run, len(run.users), helper=True)
                 run.users.append(helper)
                 run.helpers.append(asyncio.create_task(helper.main(time.perf_counter())))

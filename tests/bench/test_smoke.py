@@ -78,6 +78,19 @@ def test_steady_arrivals_in_threads_mode(server: RedisServer) -> None:
     assert result["redis_after"]["clean"], result["redis_after"]
 
 
+def test_lone_newcomer_gets_a_helper_and_a_lone_skipper_leaves(server: RedisServer) -> None:
+    """One user: it waits alone, so a helper partners it; it then presses Next (skip_fraction 1)
+    and is alone again, having been matched, so it leaves the queue. Both paths must end."""
+    result = load.run(server.url, load.Plan(users=1, arrival="burst", skip_fraction=1.0, timeout_s=60), ["--quiet"])
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["matched_users"] == 1
+    assert result["helpers"] == 1
+    assert result["skips"] == 1
+    assert result["leftover_waiters"] == 1
+    assert result["received_by_event"]["left"] == 1
+    assert result["redis_after"]["clean"], result["redis_after"]
+
+
 def test_cold_start_measures_import_and_first_events(server: RedisServer) -> None:
     with FakeManagementApi() as api:
         cold = coldstart.measure_imports(server.url, api.endpoint, runs=1)
