@@ -154,12 +154,16 @@ class Store:
         self.clock = clock
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.SOURCES}
         self._release = client.register_script(scripts.RELEASE_LOCK)
+        self._static_keys = keys.state()[:-2]  # all but the per-minute counter and the match log
+
+    def _keys_at(self, now: int) -> list[str]:
+        return [*self._static_keys, self.keys.iprate(now), self.keys.matches]
 
     def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Result:
         when = self.clock() if now is None else now
         argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, self._policy_json, *args]
         try:
-            status, details = self._scripts[name](keys=self.keys.state(when), args=argv)
+            status, details = self._scripts[name](keys=self._keys_at(when), args=argv)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise Unavailable(f"Redis unreachable during {name}: {exc}") from exc
         return Result(status, json.loads(details) if details != "{}" else {})
