@@ -127,6 +127,9 @@ class Bench:
     def scenarios(self) -> list[Scenario]:
         svc = self.service
         msg = message_event
+        # The same store with a resume grace period, for the scenarios that hold a seat.
+        held_svc = build(self.service.settings.model_copy(update={"resume_grace_seconds": 15}),
+                         client=self.service.store.client, sender=self.sender)
 
         def register_queued() -> tuple[str, dict[str, Any]]:
             cid = self.connect()
@@ -159,6 +162,35 @@ class Bench:
         def chat() -> tuple[dict[str, Any]]:
             a, _, _ = joined_pair()
             return (msg(a, {"action": "chat", "message": "Hello! Where are you from?"}),)
+
+        def typing() -> tuple[dict[str, Any]]:
+            a, _, _ = joined_pair()
+            return (msg(a, {"action": "typing"}),)
+
+        addresses = iter(range(1, 1 << 24))
+
+        def report() -> tuple[str, str, dict[str, Any]]:
+            # Fresh addresses each time: a report blocks the two addresses from meeting again.
+            def connect_from() -> str:
+                n = next(addresses)
+                cid = new_connection_id()
+                entry.on_connect(connect_event(cid, ip=f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"), svc)
+                return cid
+
+            a, b = connect_from(), connect_from()
+            self.send(a, {"action": "register", "name": "alice"})
+            self.send(b, {"action": "register", "name": "bob"})
+            return a, b, msg(a, {"action": "report", "reason": "spam"})
+
+        def resume() -> tuple[str, str, str, dict[str, Any]]:
+            a, b, _ = self.pair()
+            token = next(e for e in reversed(self.sender.received(b)) if e["event"] == "matched")["resume_token"]
+            entry.on_disconnect(disconnect_event(b), held_svc)  # held: the grace period applies
+            b2 = self.connect()
+            return a, b, b2, msg(b2, {"action": "resume", "token": token})
+
+        def resume_act(state: Any) -> Any:
+            return entry.on_message(state[-1], held_svc)
 
         def ping() -> tuple[dict[str, Any]]:
             a, _, _ = joined_pair()
@@ -216,10 +248,13 @@ class Bench:
             Scenario("signal (offer)", signal("offer", OFFER), last_event, drop_all),
             Scenario("signal (candidate)", signal("candidate", CANDIDATE), last_event, drop_all),
             Scenario("chat", chat, last_event, drop_all),
+            Scenario("typing", typing, last_event, drop_all),
             Scenario("ping", ping, last_event, drop_all),
             Scenario("next (rematched)", next_rematched, last_event, drop_all),
             Scenario("next (queued)", next_queued, last_event, drop_all),
             Scenario("leave", leave, last_event, drop_all),
+            Scenario("report", report, last_event, drop_all),
+            Scenario("resume", resume, resume_act, drop_all),
             Scenario("$disconnect (in room)", disconnect_in_room, disconnect_act, drop_all),
             Scenario("sweep tick (idle)", nothing, sweep_act, drop_all),
             Scenario("sweep tick (evicts 1)", stale, sweep_act, drop_all),
