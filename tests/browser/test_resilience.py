@@ -78,4 +78,6 @@ def test_server_that_forgot_the_connection_makes_the_page_reconnect_and_register
     wait_connected(a)
     wait_connected(b)
     send_chat(b, "found you again")
-    expect(a.locator("#chat-log .msg-peer .msg-text")).to_have_text(["found you again"])
+    # "hello?" may arrive too: typing it sends a `typing` frame, which can be the one that learns
+    # of the lost record, so Bo may already be back in a room with Ana when it is sent.
+    expect(a.locator("#chat-log .msg-peer .msg-text").last).to_have_text("found you again")
