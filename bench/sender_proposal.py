@@ -93,7 +93,7 @@ def compare(iterations: int = 500) -> dict[str, dict[str, Any]]:
              "data": {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0"}}
     out: dict[str, dict[str, Any]] = {}
     with loopback_api() as endpoint:
-        senders = {"boto3 (current)": ManagementApiSender("us-east-1", endpoint),
+        senders = {"boto3 (current)": ManagementApiSender("us-east-1"),
                    "lean (proposed)": LeanSender("us-east-1", endpoint)}
         cpu: dict[str, list[float]] = {name: [] for name in senders}
         for i in range(iterations + 20):  # interleaved, so both see the same machine load

@@ -1,14 +1,13 @@
-"""One Redis client per process, created on first use and reused across warm invocations."""
+"""The Redis client: standalone or cluster, TLS and AUTH from the configuration."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
-from .config import Settings, settings
+from .config import Settings
 
 
 def auth_token(secret_arn: str) -> str:
@@ -34,8 +33,3 @@ def make_client(config: Settings) -> Any:
     if config.redis_cluster:
         return RedisCluster.from_url(config.redis_url, **options)
     return redis.Redis.from_url(config.redis_url, health_check_interval=30, **options)
-
-
-@lru_cache(maxsize=1)
-def client() -> Any:
-    return make_client(settings())

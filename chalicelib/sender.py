@@ -1,7 +1,7 @@
 """Posting events back to clients through the API Gateway Management API.
 
-The endpoint comes from the event, as in Lambda (``https://{apiId}.execute-api.{region}
-.amazonaws.com/{stage}``), unless ``MANAGEMENT_API_URL`` overrides it for the local gateway.
+The caller passes the endpoint (``Service.endpoint_for``: from the event, as in Lambda, unless
+``MANAGEMENT_API_URL`` overrides it for the local gateway).
 boto3 is imported on the first post, not at import time, to keep cold starts short.
 """
 
@@ -33,16 +33,10 @@ class ManagementApiSender:
     """One boto3 client per endpoint, shared by threads; retries are few and timeouts short
     because a user is waiting on the other end."""
 
-    def __init__(self, region: str, override: str | None = None) -> None:
+    def __init__(self, region: str) -> None:
         self.region = region
-        self.override = override
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-
-    def endpoint_for(self, api_id: str, stage: str) -> str:
-        if self.override:
-            return self.override
-        return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}"
 
     def _client(self, endpoint: str) -> Any:
         client = self._clients.get(endpoint)

@@ -58,7 +58,7 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
         **extra,
     )
     if sender is None:
-        sender = ManagementApiSender(config.aws_region, config.management_api_url)
+        sender = ManagementApiSender(config.aws_region)
     return Service(config, store, sender)
 
 
