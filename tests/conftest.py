@@ -26,6 +26,7 @@ from localdev.redis_server import RedisServer
 from tests.support.fake_management_api import FakeManagementApi
 from tests.support.frames import moto_frames
 from tests.support.harness import FakeClock, Harness, RecordingSender
+from tests.support.policies import RELAXED as POLICIES_RELAXED
 
 
 @pytest.fixture(scope="session")
@@ -49,19 +50,9 @@ def keys() -> Keys:
     return Keys("rvc")
 
 
-# Most tests exercise one behaviour at a time from one address on a frozen clock, so the
-# policies that would get in their way are relaxed here; tests of those policies use
-# `policy_settings`, which has the production defaults.
-RELAXED = {
-    "RATE_LIMITS": '{"signal": [1e9, 1e9], "chat": [1e9, 1e9], "typing": [1e9, 1e9], '
-    '"seek": [1e9, 1e9], "misc": [1e9, 1e9], "abuse": [1e9, 1e9]}',
-    "MAX_CONNECTIONS_PER_IP": "100000",
-    "CONNECTIONS_PER_IP_PER_MINUTE": "100000",
-    "REPEAT_BLOCK_SECONDS": "0",
-    "RESUME_GRACE_SECONDS": "0",
-    "SWEEP_WINDOW_SECONDS": "0",
-    "METRICS_ENABLED": "false",
-}
+# Most tests exercise one behaviour at a time, so the policies that would get in their way are
+# relaxed (see tests/support/policies.py); tests of those policies use `policy_settings`.
+RELAXED = {**POLICIES_RELAXED, "METRICS_ENABLED": "false"}
 
 
 @pytest.fixture
@@ -75,12 +66,17 @@ def policy_settings(redis_server: RedisServer) -> Settings:
     return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1", "METRICS_ENABLED": "false"})
 
 
-@pytest.fixture
-def policy_harness(policy_settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
+def recording(config: Settings, clock: FakeClock) -> Harness:
+    """Handlers on `config` with an in-memory sender, reachable as `harness.sender`."""
     sender = RecordingSender()
-    harness = Harness(build(policy_settings, clock=clock, sender=sender), sender.received, clock)
+    harness = Harness(build(config, clock=clock, sender=sender), sender.received, clock)
     harness.sender = sender  # type: ignore[attr-defined]
     return harness
+
+
+@pytest.fixture
+def policy_harness(policy_settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
+    return recording(policy_settings, clock)
 
 
 @pytest.fixture
@@ -120,7 +116,4 @@ def gone_harness(settings: Settings, redis_client: Any, clock: FakeClock, gone_a
 
 @pytest.fixture
 def recording_harness(settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
-    sender = RecordingSender()
-    harness = Harness(build(settings, clock=clock, sender=sender), sender.received, clock)
-    harness.sender = sender  # type: ignore[attr-defined]
-    return harness
+    return recording(settings, clock)

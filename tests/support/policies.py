@@ -1,0 +1,18 @@
+"""Policy settings that get out of the way of tests and benchmarks that exercise something else.
+
+Simulated clients share one address and act on a frozen or fast clock, so rate limits and
+per-address limits are set where they never trigger (their Redis work still runs in the same
+scripts). No repeat block and no resume grace, so a room ends at once and "nothing left in
+Redis" can be checked immediately; the sweep makes one pass per tick. Tests of those policies
+use the production defaults instead.
+"""
+
+RELAXED = {
+    "RATE_LIMITS": '{"signal": [1e9, 1e9], "chat": [1e9, 1e9], "typing": [1e9, 1e9], '
+    '"seek": [1e9, 1e9], "misc": [1e9, 1e9], "abuse": [1e9, 1e9]}',
+    "MAX_CONNECTIONS_PER_IP": "100000",
+    "CONNECTIONS_PER_IP_PER_MINUTE": "100000",
+    "REPEAT_BLOCK_SECONDS": "0",
+    "RESUME_GRACE_SECONDS": "0",
+    "SWEEP_WINDOW_SECONDS": "0",
+}
