@@ -55,8 +55,10 @@ def signal(room: str, sender_name: str, kind: str, data: Any) -> dict[str, Any]:
     return {"event": "signal", "room_code": room, "from": sender_name, "type": kind, "data": data}
 
 
-def chat(sender_name: str, message: str) -> dict[str, Any]:
-    return {"event": "chat", "sender": sender_name, "message": message, "timestamp": time.time()}
+def chat(room: str, sender_name: str, message: str) -> dict[str, Any]:
+    # room_code lets the page drop a line from a stranger it has left, or hold one that overtook
+    # its `matched`, exactly as it does for signals.
+    return {"event": "chat", "room_code": room, "sender": sender_name, "message": message, "timestamp": time.time()}
 
 
 def typing(room: str) -> dict[str, Any]:

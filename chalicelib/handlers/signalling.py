@@ -36,7 +36,7 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
     result = _relay(ctx, "chat")
     if result is not None:
-        ctx.outbox.send(result.get("peer"), events.chat(result.get("name"), msg.message))
+        ctx.outbox.send(result.get("peer"), events.chat(result.get("room"), result.get("name"), msg.message))
 
 
 def typing(ctx: Context, msg: protocol.Typing) -> None:

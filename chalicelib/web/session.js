@@ -155,9 +155,10 @@ const handlers = {
     inRoom(event, () => app.room.signal(event.type, event.data));
   },
   chat(event) {
-    if (app.phase !== 'room') return;
-    typingIndicator.messageArrived();
-    chat.message('peer', String(event.sender || peerName()), String(event.message ?? ''));
+    inRoom(event, () => {
+      typingIndicator.messageArrived();
+      chat.message('peer', String(event.sender || peerName()), String(event.message ?? ''));
+    });
   },
   typing(event) {
     inRoom(event, peerTyping);

@@ -149,6 +149,7 @@ def test_late_peer_disconnected_from_the_previous_room_does_not_end_the_new_chat
     a.evaluate(
         """(room) => {
           window.__rvc.deliver({event: 'signal', room_code: room, from: 'Bo', type: 'candidate', data: null});
+          window.__rvc.deliver({event: 'chat', room_code: room, sender: 'Bo', message: 'late line', timestamp: 0});
           window.__rvc.deliver({event: 'verified', room_code: room, role: 'initiator'});
           window.__rvc.deliver({event: 'peer-reconnecting', room_code: room, message: 'x'});
           window.__rvc.deliver({event: 'peer-disconnected', room_code: room, message: 'Stranger has disconnected'});
@@ -161,6 +162,8 @@ def test_late_peer_disconnected_from_the_previous_room_does_not_end_the_new_chat
     assert a.evaluate("() => window.__rvc.pc().connectionState") == "connected"
     send_chat(a, "still here?")
     expect(c.locator("#chat-log .msg-peer .msg-text")).to_have_text(["still here?"])
+    send_chat(c, "yes")
+    expect(a.locator("#chat-log .msg-peer .msg-text")).to_have_text(["yes"])  # Bo's late line is not shown
 
     # The same event for the current room does end it: the rule is about the room, not the event.
     a.evaluate("(room) => window.__rvc.deliver({event: 'peer-disconnected', room_code: room})", new_room)
@@ -175,12 +178,14 @@ def test_room_event_that_overtakes_its_matched_is_held_until_the_room_starts(pag
     status(a).to_contain_text("Looking for someone")
     a.evaluate(
         """() => {
+          window.__rvc.deliver({event: 'chat', room_code: 'room-early', sender: 'Eve', message: 'hi!', timestamp: 0});
           window.__rvc.deliver({event: 'peer-disconnected', room_code: 'room-early', message: 'gone'});
           window.__rvc.deliver({event: 'matched', room_code: 'room-early', initiator: false,
                                 peer: {name: 'Eve'}, ice_servers: []});
         }"""
     )
     status(a).to_contain_text("Stranger disconnected")
+    expect(a.locator("#chat-log .msg-peer .msg-text")).to_have_text(["hi!"])
     expect(a.locator("#chat-log .msg-system").last).to_have_text("Eve left the chat.")
 
 

@@ -99,8 +99,8 @@ def test_two_strangers_match_signal_chat_and_after_next_both_match_again(
         to_bob = recv_json(bob)
         send(bob, {"action": "chat", "message": "hi Alice"})
         to_alice = recv_json(alice)
-        assert {k: v for k, v in to_bob.items() if k != "timestamp"} == {"event": "chat", "sender": "Alice", "message": "hi Bob"}
-        assert {k: v for k, v in to_alice.items() if k != "timestamp"} == {"event": "chat", "sender": "Bob", "message": "hi Alice"}
+        assert {k: v for k, v in to_bob.items() if k != "timestamp"} == {"event": "chat", "room_code": room, "sender": "Alice", "message": "hi Bob"}
+        assert {k: v for k, v in to_alice.items() if k != "timestamp"} == {"event": "chat", "room_code": room, "sender": "Bob", "message": "hi Alice"}
         assert abs(to_bob["timestamp"] - time.time()) < 10
 
         send(alice, {"action": "next"})

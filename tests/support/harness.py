@@ -32,12 +32,14 @@ class RecordingSender:
     def __init__(self) -> None:
         self.frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.gone: set[str] = set()
+        self.lost: dict[str, list[dict[str, Any]]] = defaultdict(list)  # posted after the socket went
         self.closed: list[str] = []
         self._lock = threading.Lock()
 
     def post(self, endpoint: str, connection_id: str, event: dict[str, Any]) -> bool:
         with self._lock:
             if connection_id in self.gone:
+                self.lost[connection_id].append(event)
                 return False
             self.frames[connection_id].append(event)
             return True
@@ -45,6 +47,11 @@ class RecordingSender:
     def received(self, cid: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.frames[cid])
+
+    def posted(self, cid: str) -> list[dict[str, Any]]:
+        """Everything the server meant for ``cid``, including what its vanished socket missed."""
+        with self._lock:
+            return list(self.frames[cid]) + list(self.lost[cid])
 
     def close(self, endpoint: str, connection_id: str) -> None:
         with self._lock:

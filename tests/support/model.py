@@ -243,7 +243,7 @@ class Model:
             return self.error(cid, "peer_reconnecting")
         code = ("room", seat.room)
         if kind == "chat":
-            event = {"event": "chat", "sender": self.name_of(cid), "message": message}
+            event = {"event": "chat", "room_code": code, "sender": self.name_of(cid), "message": message}
         elif kind == "typing":
             event = {"event": "typing", "room_code": code}
         else:
