@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_STUN_URLS = ["stun:stun.l.google.com:19302"]
+TURN_SECRET_MIN_CHARS = 16  # shorter shared secrets make TURN credentials guessable
 DEFAULT_RATES: dict[str, tuple[float, float]] = {
     # family: (burst, sustained per second). Signalling bursts for ICE candidates; chat and
     # register/next/resume ("seek") are stricter; "abuse" drains on every refusal and closes
@@ -47,7 +48,8 @@ class Settings(BaseModel):
     ice_servers: list[dict[str, Any]] | None = None
     stun_urls: list[str] = Field(default_factory=lambda: list(DEFAULT_STUN_URLS))
     turn_urls: list[str] = Field(default_factory=list)
-    turn_secret: str | None = Field(default=None, min_length=16)
+    turn_secret: str | None = Field(default=None, min_length=TURN_SECRET_MIN_CHARS)
+    turn_secret_arn: str | None = None
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     max_message_bytes: int = Field(default=32_768, ge=1024, le=131_072)
     max_chat_chars: int = Field(default=1000, ge=1, le=10_000)
@@ -80,7 +82,7 @@ class Settings(BaseModel):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("redis_auth_secret_arn")
+    @field_validator("redis_auth_secret_arn", "turn_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
         if value and not (value.startswith("arn:") and ":secretsmanager:" in value):
@@ -131,8 +133,14 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _turn_pairs(self) -> Settings:
-        if bool(self.turn_urls) != bool(self.turn_secret):
-            raise ValueError("TURN_URLS and TURN_SECRET must be set together")
+        """Credentials are useless without TURN URLs, and two secrets would be ambiguous."""
+        if self.turn_secret and self.turn_secret_arn:
+            raise ValueError("set TURN_SECRET or TURN_SECRET_ARN, not both")
+        secret_var = "TURN_SECRET_ARN" if self.turn_secret_arn else "TURN_SECRET" if self.turn_secret else None
+        if self.turn_urls and not secret_var:
+            raise ValueError("TURN_URLS needs TURN_SECRET or TURN_SECRET_ARN")
+        if secret_var and not self.turn_urls:
+            raise ValueError(f"{secret_var} needs TURN_URLS")
         return self
 
     def static_ice_servers(self) -> list[dict[str, Any]]:

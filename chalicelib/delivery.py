@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import events
-from .ice import ice_servers
 from .service import Service
 from .store import Ended
 
@@ -53,11 +52,11 @@ class Outbox:
         If the waiter is gone, it is deleted silently and False is returned: the newcomer has
         not heard of the room, so the caller simply looks for another partner for it.
         """
-        config = self.service.settings
-        to_waiter = events.matched(room, True, newcomer_name, ice_servers(config, waiter), waiter_token, interests)
+        ice = self.service.ice
+        to_waiter = events.matched(room, True, newcomer_name, ice.for_connection(waiter), waiter_token, interests)
         if not self.post(waiter, to_waiter):
             self.service.store.disconnect(waiter, hold=False)
             return False
-        to_newcomer = events.matched(room, False, waiter_name, ice_servers(config, newcomer), newcomer_token, interests)
+        to_newcomer = events.matched(room, False, waiter_name, ice.for_connection(newcomer), newcomer_token, interests)
         self.send(newcomer, to_newcomer, hold=False)  # it never got its token: nothing to resume
         return True

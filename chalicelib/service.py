@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config import Settings, settings
+from .ice import IceServers
 from .keys import Keys
 from .sender import ManagementApiSender, Sender
 from .store import Policy, Store
@@ -18,6 +19,7 @@ class Service:
     settings: Settings
     store: Store
     sender: Sender
+    ice: IceServers
 
     def endpoint_for(self, api_id: str, stage: str) -> str:
         if self.settings.management_api_url:
@@ -59,7 +61,7 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
     )
     if sender is None:
         sender = ManagementApiSender(config.aws_region)
-    return Service(config, store, sender)
+    return Service(config, store, sender, IceServers(config))
 
 
 @lru_cache(maxsize=1)

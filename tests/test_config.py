@@ -6,6 +6,8 @@ import pytest
 
 from chalicelib.config import ConfigError, load_settings
 
+TURN_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:randomchat/turn-AbCdEf"
+
 
 def test_defaults_need_no_environment():
     config = load_settings({})
@@ -40,8 +42,14 @@ def test_empty_ice_servers_are_allowed_and_json_is_parsed():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"CONNECTION_TTL_SECONDS": "9000"}, "CONNECTION_TTL_SECONDS"),
         ({"MANAGEMENT_API_URL": "ftp://x"}, "MANAGEMENT_API_URL"),
-        ({"TURN_URLS": "turn:t.example:3478"}, "TURN_URLS and TURN_SECRET must be set together"),
+        ({"TURN_URLS": "turn:t.example:3478"}, "TURN_URLS needs TURN_SECRET or TURN_SECRET_ARN"),
         ({"TURN_URLS": "turn:t", "TURN_SECRET": "short"}, "TURN_SECRET"),
+        ({"TURN_SECRET": "coturn-static-auth-secret"}, "TURN_SECRET needs TURN_URLS"),
+        ({"TURN_SECRET_ARN": TURN_SECRET_ARN}, "TURN_SECRET_ARN needs TURN_URLS"),
+        ({"TURN_URLS": "turn:t", "TURN_SECRET_ARN": "coturn-static-auth-secret"},
+         "TURN_SECRET_ARN: Value error, must be the ARN of a Secrets Manager secret"),
+        ({"TURN_URLS": "turn:t", "TURN_SECRET": "coturn-static-auth-secret", "TURN_SECRET_ARN": TURN_SECRET_ARN},
+         "set TURN_SECRET or TURN_SECRET_ARN, not both"),
         ({"RATE_LIMITS": '{"chat": [0, 1]}'}, "RATE_LIMITS"),
         ({"RATE_LIMITS": '{"dance": [1, 1]}'}, "unknown families"),
         ({"RATE_LIMITS": "[1"}, "RATE_LIMITS is not valid JSON"),
@@ -52,6 +60,11 @@ def test_bad_values_fail_with_a_message_naming_the_variable(env, fragment):
     with pytest.raises(ConfigError) as info:
         load_settings(env)
     assert fragment in str(info.value)
+
+
+def test_turn_urls_with_a_secret_arn_are_accepted():
+    config = load_settings({"TURN_URLS": "turns:turn.example.org:5349", "TURN_SECRET_ARN": TURN_SECRET_ARN})
+    assert config.turn_secret_arn == TURN_SECRET_ARN and config.turn_secret is None
 
 
 def test_lambda_region_wins_over_default_region():

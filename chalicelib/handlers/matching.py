@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import events, protocol
 from ..errors import ClientError
-from ..ice import ice_servers
 from ..store import Ended, Result
 from .context import Context
 
@@ -71,7 +70,7 @@ def resume(ctx: Context, msg: protocol.Resume) -> None:
     if not succeeded(result, "resumed"):
         return
     room, initiator = result.get("room"), result.get("role") == "initiator"
-    ice = ice_servers(ctx.service.settings, ctx.connection_id)
+    ice = ctx.service.ice.for_connection(ctx.connection_id)
     peer_away = bool(result.get("peer_held"))
     ctx.outbox.send(
         ctx.connection_id, events.resumed(room, initiator, result.get("peer_name"), ice, token, peer_away)
