@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         "--redis-auth-secret-arn", default="", help="non-VPC stages: Secrets Manager secret with the AUTH token"
     )
     dep.add_argument(
+        "--turn-secret-arn",
+        default="",
+        help="Secrets Manager secret with coturn's static-auth-secret (TURN_SECRET_ARN); needs --env TURN_URLS=...",
+    )
+    dep.add_argument(
         "--allowed-origins",
         help="ALLOWED_ORIGINS for $connect, comma-separated (default: the page's own origin; '' admits any)",
     )
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             redis_url=args.redis_url,
             redis_cluster=args.redis_cluster,
             auth_secret_arn=args.redis_auth_secret_arn,
+            turn_secret_arn=args.turn_secret_arn,
             parameters=parameters,
             allowed_origins=args.allowed_origins,
             extra_env=extra_env,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -123,6 +124,7 @@ def _literal(aws: Aws, values: StageValues, api_id: str) -> policies.Literal:
             "AWS::AccountId": aws.account,
             "WebsocketAPI": api_id,
             "AuthTokenSecret": values.auth_secret_arn,
+            "TurnSecretArn": values.turn_secret_arn,
         }
     )
 
@@ -152,6 +154,7 @@ def deploy(
     redis_url: str = "",
     redis_cluster: bool = False,
     auth_secret_arn: str = "",
+    turn_secret_arn: str = "",
     parameters: Mapping[str, str] | None = None,
     allowed_origins: str | None = None,
     extra_env: Mapping[str, str] | None = None,
@@ -164,7 +167,10 @@ def deploy(
 
     ``allowed_origins`` (comma-separated) replaces the default, the page's own origin, for the
     Origin check at $connect; "" admits any origin. ``extra_env`` adds environment variables.
+    ``turn_secret_arn`` sets ``TURN_SECRET_ARN`` and lets the functions that make TURN
+    credentials read that secret.
     """
+    check_turn(config, plan, turn_secret_arn, extra_env or {})
     app_name = config["app_name"]
     if plan.in_vpc:
         outputs = infra.deploy(
@@ -185,7 +191,7 @@ def deploy(
                 "its Lambdas can reach from the internet, e.g. rediss://:token@host:6379/0"
             )
         values = StageValues(redis_url=redis_url, redis_cluster=redis_cluster, auth_secret_arn=auth_secret_arn)
-    values = replace(values, extra=dict(extra_env or {}))
+    values = replace(values, extra=dict(extra_env or {}), turn_secret_arn=turn_secret_arn)
 
     current = deployed(plan.name, root)
     if not current.websocket_api_id:
@@ -210,6 +216,23 @@ def deploy(
     if check_page:
         verify_page(current, log)
     return current
+
+
+def check_turn(config: Mapping[str, Any], plan: Stage, arn: str, extra_env: Mapping[str, str]) -> None:
+    """Refuse, before anything is deployed, a TURN setup the functions would reject at cold start
+    (chalicelib/config.py) or IAM would reject as a policy resource, or one whose secret the
+    functions may not read."""
+    env = workspace.environment(config, plan.name, StageValues(extra=extra_env))
+    if env.get("TURN_SECRET_ARN"):
+        raise SystemExit("pass TURN_SECRET_ARN as --turn-secret-arn, which also lets the functions read the secret")
+    if not arn:
+        return
+    if not re.fullmatch(policies.SECRET_ARN_PATTERN, arn):
+        raise SystemExit(f"--turn-secret-arn must be the ARN of a Secrets Manager secret, got {arn!r}")
+    if env.get("TURN_SECRET"):
+        raise SystemExit("--turn-secret-arn replaces TURN_SECRET: drop TURN_SECRET from the environment")
+    if not env.get("TURN_URLS"):
+        raise SystemExit("--turn-secret-arn needs the TURN server's URLs: --env TURN_URLS=turns:turn.example.com:5349")
 
 
 def verify_page(urls: Deployed, log: Log = print, attempts: int = 10, delay: float = 3.0) -> bool:

@@ -8,6 +8,8 @@ from the same expressions the infra stack exports as outputs, so both deploy pat
 app identically. ``WEBSOCKET_URL`` is ``${WebsocketAPI}``, the API resource in the same template:
 there is no first-deploy chicken-and-egg here, and ``$connect`` admits only the page's own origin
 (``${RestAPI}``). A stage outside the VPC gets a ``RedisUrl`` parameter instead of the infra.
+Every stage takes optional ``TurnUrls`` and ``TurnSecretArn`` parameters; with them, the
+functions that make TURN credentials get a policy to read that one secret.
 
 It also carries, as checkov skip annotations, the reason for every finding checkov reports on the
 resources Chalice generates (see :data:`JUSTIFIED`).
@@ -21,8 +23,8 @@ from typing import Any
 
 from chalice.utils import to_cfn_resource_name
 
-from . import cfn_yaml, infra
-from .stages import FUNCTIONS, INFRA_TEMPLATE, Stage
+from . import cfn_yaml, infra, policies
+from .stages import FUNCTIONS, INFRA_TEMPLATE, TURN_READERS, Stage
 
 # checkov findings on the generated app resources that we accept, and why.
 JUSTIFIED: dict[str, str] = {
@@ -31,8 +33,8 @@ JUSTIFIED: dict[str, str] = {
         "catches asynchronous invocations), and a failed sweep is simply run again a minute later."
     ),
     "CKV_AWS_173": (
-        "The environment holds no secret (the AUTH token stays in Secrets Manager, see REDIS_AUTH_SECRET_ARN); "
-        "Lambda encrypts it at rest with the AWS managed key."
+        "The environment holds no secret (the AUTH token and the TURN secret stay in Secrets Manager, see "
+        "REDIS_AUTH_SECRET_ARN and TURN_SECRET_ARN); Lambda encrypts it at rest with the AWS managed key."
     ),
     "CKV_AWS_115": (
         "No reserved concurrency on the request handlers: reserving capacity takes it from every other "
@@ -58,6 +60,46 @@ JUSTIFIED: dict[str, str] = {
     ),
     "CKV_AWS_120": ("No API cache: the page is a few static files, /config is tiny and /health must never be cached."),
 }
+
+
+TURN_PARAMETERS: dict[str, Any] = {
+    "TurnUrls": {
+        "Type": "String",
+        "Default": "",
+        "Description": "TURN_URLS: comma-separated turn:/turns: URLs of your coturn; set with TurnSecretArn",
+    },
+    "TurnSecretArn": {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": f"^({policies.SECRET_ARN_PATTERN})?$",
+        "Description": "TURN_SECRET_ARN: Secrets Manager secret with coturn's static-auth-secret; set with TurnUrls",
+    },
+}
+TURN_CONDITION = "TurnSecretGiven"
+
+
+def _add_turn(merge: dict[str, Any], env: dict[str, Any]) -> None:
+    """TURN for the one-template path: the parameters, their variables, and a policy letting the
+    functions that make TURN credentials read the secret, made only when one is given. Setting
+    one parameter without the other stops the functions at cold start with a message naming both.
+    """
+    merge.setdefault("Parameters", {}).update(TURN_PARAMETERS)
+    no_secret = {"Fn::Equals": [{"Ref": "TurnSecretArn"}, ""]}
+    merge.setdefault("Conditions", {})[TURN_CONDITION] = {"Fn::Not": [no_secret]}
+    env["TURN_URLS"] = {"Ref": "TurnUrls"}
+    env["TURN_SECRET_ARN"] = {"Ref": "TurnSecretArn"}
+    merge["Resources"]["ReadTurnSecretPolicy"] = {
+        "Type": "AWS::IAM::Policy",
+        "Condition": TURN_CONDITION,
+        "Properties": {
+            "PolicyName": "ReadTurnSecret",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [policies.read_turn_secret(policies.cloudformation)],
+            },
+            "Roles": [{"Ref": to_cfn_resource_name(f"{function}_role")} for function in sorted(TURN_READERS)],
+        },
+    }
 
 
 def websocket_url(api_stage: str) -> dict[str, str]:
@@ -133,6 +175,7 @@ def template(plan: Stage, api_stage: str, *, log_groups: bool, infra_template: P
         env = {"REDIS_URL": {"Ref": "RedisUrl"}, "REDIS_CLUSTER": {"Ref": "RedisCluster"}}
         vpc = None
     env["WEBSOCKET_URL"] = websocket_url(api_stage)
+    _add_turn(merge, env)
     app: dict[str, Any] = {}
     for logical_id in FUNCTIONS.values():
         properties: dict[str, Any] = {"Environment": {"Variables": dict(env)}}

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .stages import SENDERS
+from .stages import SENDERS, TURN_READERS
 
 Render = Callable[[str], Any]
 
@@ -29,6 +29,9 @@ CONNECTIONS_ARN = (
 )
 LOG_STREAMS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/%s:*"
 AUTH_SECRET_ARN = "${AuthTokenSecret}"
+TURN_SECRET_ARN = "${TurnSecretArn}"
+# What a Secrets Manager secret's ARN looks like, to refuse a typo before IAM or a cold start does.
+SECRET_ARN_PATTERN = r"arn:[\w-]+:secretsmanager:[\w-]+:\d{12}:secret:.+"
 
 # Lambda itself manages the function's network interfaces with the execution role. These are the
 # actions of the AWS managed AWSLambdaVPCAccessExecutionRole; DescribeNetworkInterfaces only works
@@ -76,6 +79,7 @@ class Scope:
     in_vpc: bool
     may_post: bool  # False until the WebSocket API id is known (first deploy, phase one)
     auth_secret: bool
+    turn_secret: bool  # TURN_SECRET_ARN is set: the functions that make TURN credentials read it
 
 
 def function_name(scope: Scope, function: str) -> str:
@@ -107,12 +111,17 @@ def document(function: str, scope: Scope, render: Render) -> dict[str, Any]:
             {"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Action": ENI_ACTIONS, "Resource": "*"}
         )
     if scope.auth_secret:
-        statements.append(
-            {
-                "Sid": "ReadRedisAuthToken",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue"],
-                "Resource": render(AUTH_SECRET_ARN),
-            }
-        )
+        statements.append(read_secret("ReadRedisAuthToken", render(AUTH_SECRET_ARN)))
+    if scope.turn_secret and function in TURN_READERS:
+        statements.append(read_turn_secret(render))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def read_secret(sid: str, resource: Any) -> dict[str, Any]:
+    """Read one secret's value; nothing else in Secrets Manager (no listing, no other secrets)."""
+    return {"Sid": sid, "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": resource}
+
+
+def read_turn_secret(render: Render) -> dict[str, Any]:
+    """The statement that lets a function read coturn's secret (``TURN_SECRET_ARN``)."""
+    return read_secret("ReadTurnSecret", render(TURN_SECRET_ARN))

@@ -28,6 +28,10 @@ FUNCTIONS: dict[str, str] = {
 # before its handshake completes) and the REST handler only reads Redis.
 SENDERS = frozenset({"websocket_message", "websocket_disconnect", "sweep"})
 
+# The functions that make TURN credentials, for ``matched`` and ``resumed``: the message handler
+# (register, next, resume) and the sweep, which pairs waiters too.
+TURN_READERS = frozenset({"websocket_message", "sweep"})
+
 
 @dataclass(frozen=True)
 class Stage:

@@ -34,6 +34,7 @@ class StageValues:
     redis_url: str = ""
     redis_cluster: bool | None = None
     auth_secret_arn: str = ""
+    turn_secret_arn: str = ""  # coturn's secret in Secrets Manager, for TURN credentials
     subnet_ids: Sequence[str] = field(default_factory=tuple)
     security_group_ids: Sequence[str] = field(default_factory=tuple)
     websocket_url: str = ""
@@ -49,6 +50,8 @@ class StageValues:
             env["REDIS_URL"] = self.redis_url
         if self.auth_secret_arn:
             env["REDIS_AUTH_SECRET_ARN"] = self.auth_secret_arn
+        if self.turn_secret_arn:
+            env["TURN_SECRET_ARN"] = self.turn_secret_arn
         if self.websocket_url:
             env["WEBSOCKET_URL"] = self.websocket_url
         env.update(self.extra)
@@ -97,6 +100,12 @@ def stage_config(config: Mapping[str, Any], stage_name: str, values: StageValues
         target["subnet_ids"] = list(values.subnet_ids)
         target["security_group_ids"] = list(values.security_group_ids)
     return result
+
+
+def environment(config: Mapping[str, Any], stage_name: str, values: StageValues) -> dict[str, str]:
+    """Every variable the stage's functions get, top-level settings first, as Chalice merges them."""
+    stage_env = stage_config(config, stage_name, values)["stages"][stage_name]["environment_variables"]
+    return {**config.get("environment_variables", {}), **stage_env}
 
 
 def build(
@@ -160,4 +169,5 @@ def scope_for(config: Mapping[str, Any], plan: Stage, values: StageValues, *, ma
         in_vpc=plan.in_vpc,
         may_post=may_post,
         auth_secret=bool(values.auth_secret_arn),
+        turn_secret=bool(values.turn_secret_arn),
     )

@@ -16,12 +16,14 @@ import pytest
 
 from deploy import flow, workspace
 from deploy.__main__ import main
-from deploy.stages import FUNCTIONS, STAGES
+from deploy.stages import FUNCTIONS, STAGES, TURN_READERS
 
 from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, copy_app
 
 API_ID = "w5s0ck3t01"
 REST_ID = "r3st4p1x01"
+TURN_SECRET_ARN = f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat/turn-AbCdEf"
+TURN_ENV = {"TURN_URLS": "turns:turn.example.com:5349"}
 
 
 class FakeChalice:
@@ -199,6 +201,71 @@ def test_prod_deploys_the_infra_stack_first_and_feeds_its_outputs_to_the_stage(r
         if s["Action"] == ["secretsmanager:GetSecretValue"]
     }
     assert reads == {SAMPLE_OUTPUTS["RedisAuthSecretArn"]}
+
+
+def turn_secret_readers(run: dict[str, Any]) -> set[str]:
+    """The functions whose policy lets them read the TURN secret, and nothing more of it."""
+    readers = set()
+    for function in FUNCTIONS:
+        for statement in run["policies"][f"policy-{run['stage']}-{function}.json"]["Statement"]:
+            if statement["Resource"] == TURN_SECRET_ARN:
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"] and statement["Effect"] == "Allow"
+                readers.add(function)
+    return readers
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_turn_secret_arn_reaches_the_stage_and_only_the_functions_that_make_credentials_may_read_it(
+    root, aws, infra_calls, stage
+):
+    chalice = FakeChalice()
+    run_deploy(
+        stage, root, aws, chalice, [], redis_url="redis://r:6379/0", turn_secret_arn=TURN_SECRET_ARN, extra_env=TURN_ENV
+    )
+    for run in chalice.runs:
+        env = chalice.env_of(run)
+        assert env["TURN_SECRET_ARN"] == TURN_SECRET_ARN and env["TURN_URLS"] == TURN_ENV["TURN_URLS"]
+        assert "TURN_SECRET" not in env
+        assert turn_secret_readers(run) == set(TURN_READERS) == {"websocket_message", "sweep"}
+
+
+def test_without_a_turn_secret_arn_no_function_may_read_one(root, aws):
+    chalice = FakeChalice()
+    run_deploy("dev", root, aws, chalice, [], redis_url="redis://r:6379/0", extra_env=TURN_ENV)
+    assert "TURN_SECRET_ARN" not in chalice.env_of(chalice.runs[-1])
+    assert not any(
+        statement["Action"] == ["secretsmanager:GetSecretValue"]
+        for policy in chalice.runs[-1]["policies"].values()
+        for statement in policy["Statement"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("turn_secret_arn", "extra_env", "message"),
+    [
+        ("coturn-static-auth-secret", TURN_ENV, "must be the ARN of a Secrets Manager secret"),
+        (TURN_SECRET_ARN, {}, "needs the TURN server's URLs"),
+        (TURN_SECRET_ARN, {**TURN_ENV, "TURN_SECRET": "coturn-static-auth-secret"}, "replaces TURN_SECRET"),
+        ("", {**TURN_ENV, "TURN_SECRET_ARN": TURN_SECRET_ARN}, "as --turn-secret-arn, which also lets"),
+    ],
+    ids=["not-an-arn", "no-turn-urls", "both-secrets", "arn-without-permission"],
+)
+def test_a_turn_setup_the_functions_would_reject_is_refused_before_anything_is_deployed(
+    root, aws, infra_calls, turn_secret_arn, extra_env, message
+):
+    chalice = FakeChalice()
+    with pytest.raises(SystemExit, match=message):
+        run_deploy("prod", root, aws, chalice, [], turn_secret_arn=turn_secret_arn, extra_env=extra_env)
+    assert chalice.runs == [] and infra_calls == []
+
+
+def test_the_cli_hands_the_turn_secret_arn_to_the_deploy(monkeypatch):
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(flow, "connect", lambda region, profile: None)
+    monkeypatch.setattr(flow, "deploy", lambda *args, **kwargs: calls.append(kwargs))
+    main(["deploy", "--stage", "dev", "--turn-secret-arn", TURN_SECRET_ARN, "--env", "TURN_URLS=turns:t:5349"])
+    (call,) = calls
+    assert call["turn_secret_arn"] == TURN_SECRET_ARN and call["extra_env"] == {"TURN_URLS": "turns:t:5349"}
 
 
 def test_a_stage_outside_the_vpc_needs_a_redis_url(root, aws):

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from deploy import policies, scanners
-from deploy.stages import FUNCTIONS, SENDERS, STAGES
+from deploy.stages import FUNCTIONS, SENDERS, STAGES, TURN_READERS
 
 from .conftest import SAMPLE_ACCOUNT, SAMPLE_API_ID, SAMPLE_OUTPUTS, SAMPLE_PAGE_ORIGIN, SAMPLE_REGION
 
 CONNECTIONS_SUB = (
     "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/api/POST/@connections/*"
 )
+TURN_POLICY = "ReadTurnSecretPolicy"
 CONNECTIONS_LITERAL = f"arn:aws:execute-api:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:{SAMPLE_API_ID}/api/POST/@connections/*"
 
 
@@ -166,14 +167,52 @@ def test_the_only_statements_on_every_resource_are_the_vpc_network_interface_act
                 assert STAGES[stage].in_vpc, (role, statement)
 
 
+def secret_reads(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(r, s) for r, s in statements(template) if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
+
+
 def test_prod_functions_may_read_the_auth_token_secret_and_nothing_else_in_secrets_manager(templates, deploy_templates):
     expected = [({"Fn::Sub": "${AuthTokenSecret}"}), SAMPLE_OUTPUTS["RedisAuthSecretArn"]]
     for template, secret in zip((templates["prod"], deploy_templates["prod"]), expected, strict=True):
-        reads = [
-            s for _, s in statements(template) if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
-        ]
+        reads = [s for role, s in secret_reads(template) if role != TURN_POLICY]
         assert len(reads) == len(FUNCTIONS)
         assert all(s["Action"] == ["secretsmanager:GetSecretValue"] and s["Resource"] == secret for s in reads)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_given_a_turn_secret_only_the_functions_that_make_turn_credentials_may_read_it(templates, stage):
+    template = templates[stage]
+    policy = template["Resources"][TURN_POLICY]
+    assert policy["Condition"] == "TurnSecretGiven"
+    assert template["Conditions"]["TurnSecretGiven"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TurnSecretArn"}, ""]}]}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ReadTurnSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": {"Fn::Sub": "${TurnSecretArn}"},
+        }
+    ]
+    readers = {function_role(template, FUNCTIONS[f]) for f in TURN_READERS}
+    assert {role["Ref"] for role in policy["Properties"]["Roles"]} == readers == {"WebsocketMessageRole", "SweepRole"}
+    assert [s for role, s in secret_reads(template) if role == TURN_POLICY] == policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_turn_is_off_by_default_and_its_two_parameters_reach_every_function(templates, stage):
+    template = templates[stage]
+    assert template["Parameters"]["TurnUrls"]["Default"] == template["Parameters"]["TurnSecretArn"]["Default"] == ""
+    for logical_id in FUNCTIONS.values():
+        env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert env["TURN_URLS"] == {"Ref": "TurnUrls"} and env["TURN_SECRET_ARN"] == {"Ref": "TurnSecretArn"}
+        assert "TURN_SECRET" not in env
+
+
+def test_the_turn_secret_arn_parameter_admits_a_secrets_manager_arn_or_nothing(templates):
+    pattern = re.compile(templates["prod"]["Parameters"]["TurnSecretArn"]["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch(SAMPLE_OUTPUTS["RedisAuthSecretArn"])
+    assert not pattern.fullmatch("coturn-static-auth-secret")
+    assert not pattern.fullmatch("arn:aws:s3:::bucket")
 
 
 def test_logs_are_written_only_to_each_functions_own_log_group(deploy_templates):
