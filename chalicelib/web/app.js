@@ -2,7 +2,7 @@
 
 import { openReport } from './reporting.js';
 import * as session from './session.js';
-import { onPhase } from './state.js';
+import { app, onPhase } from './state.js';
 import { watchOnlineCount } from './stats.js';
 import * as ui from './ui.js';
 
@@ -39,11 +39,10 @@ document.addEventListener('keydown', (event) => {
 window.addEventListener('pagehide', session.leaveNow);
 
 session.reset();
-const refreshOnlineSoon = watchOnlineCount(ui.el.online, ui.el.onlineText);
-// Joining (the socket is open once we search) and leaving change the count by one: ours.
-onPhase((phase) => {
-  if (phase === 'searching' || phase === 'idle') refreshOnlineSoon();
-});
+// Who the page knows to be online by its phase: us once our socket is open, and our stranger.
+const KNOWN_ONLINE = { searching: 1, room: 2, ended: 1 };
+const onlineChanged = watchOnlineCount(ui.el.online, ui.el.onlineText, () => KNOWN_ONLINE[app.phase] ?? 0);
+onPhase(onlineChanged);
 
 // A small handle for automated browser tests and for debugging in the console. `deliver`
 // feeds an event to this page's own handler as if the server had sent it; it cannot reach
