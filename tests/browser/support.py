@@ -18,12 +18,15 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import Page, WebSocket
+from playwright.sync_api import Page, WebSocket, expect
 
 # _die_with_parent: if pytest itself is killed, the gateway must not outlive it.
 from localdev.redis_server import _die_with_parent, free_port
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Pages
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
@@ -243,3 +246,20 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path))
     return path
+
+
+def status(page: Page) -> Any:
+    """Assertions on the page's status line."""
+    return expect(page.locator("#status"))
+
+
+def pair(pages: Pages, first: str = "Ana", second: str = "Bo", **options: Any) -> tuple[Page, Page]:
+    """Two visitors start one after the other and end up in one room (``options`` open the first)."""
+    a = pages.open(first, **options)
+    start_chat(a, first)
+    status(a).to_contain_text("Looking for someone")
+    b = pages.open(second)
+    start_chat(b, second)
+    status(a).to_contain_text(f"Connected to {second}")
+    status(b).to_contain_text(f"Connected to {first}")
+    return a, b

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, Pages
 from tests.browser.support import (
     chat_texts,
+    pair,
     screenshot,
     send_chat,
     start_chat,
+    status,
     wait_connected,
     wait_remote_video_plays,
 )
@@ -25,22 +27,6 @@ window.RTCPeerConnection = class extends NativePeerConnection {
   constructor(config = {}) { super({ ...config, iceTransportPolicy: 'relay' }); }
 };
 """
-
-
-def status(page: Page):
-    return expect(page.locator("#status"))
-
-
-def pair(pages: Pages, first: str = "Ana", second: str = "Bo", **options) -> tuple[Page, Page]:
-    """Two visitors start one after the other and end up in one room."""
-    a = pages.open(first, **options)
-    start_chat(a, first)
-    status(a).to_contain_text("Looking for someone")
-    b = pages.open(second)
-    start_chat(b, second)
-    status(a).to_contain_text(f"Connected to {second}")
-    status(b).to_contain_text(f"Connected to {first}")
-    return a, b
 
 
 def test_two_strangers_are_matched_and_see_each_others_video(pages: Pages):

@@ -17,15 +17,12 @@ from tests.browser.support import (
     screenshot,
     send_chat,
     start_chat,
+    status,
     wait_connected,
     wait_remote_video_plays,
 )
 
 pytestmark = pytest.mark.timeout(150)
-
-
-def status(page: Page):
-    return expect(page.locator("#status"))
 
 
 def chips(page: Page) -> list[str]:

@@ -8,23 +8,20 @@ from playwright.sync_api import Page, expect
 
 from localdev.redis_server import RedisServer
 from tests.browser.conftest import Pages
-from tests.browser.support import screenshot, send_chat, start_chat, wait_connected, wait_remote_video_plays
+from tests.browser.support import (
+    pair,
+    screenshot,
+    send_chat,
+    status,
+    wait_connected,
+    wait_remote_video_plays,
+)
 
 pytestmark = pytest.mark.timeout(150)
 
 
-def status(page: Page):
-    return expect(page.locator("#status"))
-
-
-def pair(pages: Pages) -> tuple[Page, Page]:
-    a = pages.open("Ana")
-    start_chat(a, "Ana")
-    status(a).to_contain_text("Looking for someone")
-    b = pages.open("Bo")
-    start_chat(b, "Bo")
-    status(a).to_contain_text("Connected to Bo")
-    status(b).to_contain_text("Connected to Ana")
+def connected_pair(pages: Pages) -> tuple[Page, Page]:
+    a, b = pair(pages)
     wait_connected(a)
     wait_connected(b)
     return a, b
@@ -33,7 +30,7 @@ def pair(pages: Pages) -> tuple[Page, Page]:
 def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
     pages.allow_errors(r"WebSocket connection to .* failed")  # while the gateway is down
     pages.allow_errors(r"Failed to load resource: net::ERR_CONNECTION_REFUSED")  # "people online", then too
-    a, b = pair(pages)
+    a, b = connected_pair(pages)
     room = a.evaluate("() => window.__rvc.room()")
     send_chat(a, "before the outage")
     expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["before the outage"])
@@ -65,7 +62,7 @@ def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
 def test_server_that_forgot_the_connection_makes_the_page_reconnect_and_register_again(
     pages: Pages, redis_server: RedisServer
 ):
-    a, b = pair(pages)
+    a, b = connected_pair(pages)
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()  # the server loses every connection record, as after a cache failover
     client.close()
