@@ -27,6 +27,10 @@ def connected_pair(pages: Pages) -> tuple[Page, Page]:
     return a, b
 
 
+# The pages come back on their back-off schedule (up to 16 s between tries by then), after a
+# gateway restart of a few seconds: the seat must still be held when they do. This test is about
+# coming back, not about how long the seat is held (tests/features/test_resume.py is).
+@pytest.mark.gateway_options(env={"RESUME_GRACE_SECONDS": "60"})
 def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
     pages.allow_errors(r"WebSocket connection to .* failed")  # while the gateway is down
     pages.allow_errors(r"Failed to load resource: net::ERR_CONNECTION_REFUSED")  # "people online", then too
