@@ -160,12 +160,12 @@ class Bench:
             return prepare
 
         def chat() -> tuple[dict[str, Any]]:
-            a, _, _ = joined_pair()
-            return (msg(a, {"action": "chat", "message": "Hello! Where are you from?"}),)
+            a, _, room = joined_pair()
+            return (msg(a, {"action": "chat", "room_code": room, "message": "Hello! Where are you from?"}),)
 
         def typing() -> tuple[dict[str, Any]]:
-            a, _, _ = joined_pair()
-            return (msg(a, {"action": "typing"}),)
+            a, _, room = joined_pair()
+            return (msg(a, {"action": "typing", "room_code": room}),)
 
         addresses = iter(range(1, 1 << 24))
 

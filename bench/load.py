@@ -373,13 +373,13 @@ class User:
                                  "data": {"candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i} 5440{i} typ host",
                                           "sdpMid": "0", "tag": self.tag(f"candidate{i}")}})
             for i in range(p.chats):
-                await self.send({"action": "chat", "message": self.tag(f"chat{i}")})
+                await self.send({"action": "chat", "room_code": s.room, "message": self.tag(f"chat{i}")})
         everything = s.got["sdp"] == 1 and s.got["candidate"] == p.candidates and s.got["chat"] == p.chats
         if not (s.sent and everything):
             return
         if not s.initiator and not s.done_sent:
             s.done_sent = True
-            await self.send({"action": "chat", "message": self.tag("done")})
+            await self.send({"action": "chat", "room_code": s.room, "message": self.tag("done")})
         elif s.initiator and s.got["done"] == 1:
             s.ended = True
             if self.skips_left:

@@ -55,10 +55,14 @@ def signal(room: str, sender_name: str, kind: str, data: Any) -> dict[str, Any]:
     return {"event": "signal", "room_code": room, "from": sender_name, "type": kind, "data": data}
 
 
-def chat(room: str, sender_name: str, message: str) -> dict[str, Any]:
+def chat(room: str, sender_name: str, message: str, seq: int | None = None) -> dict[str, Any]:
     # room_code lets the page drop a line from a stranger it has left, or hold one that overtook
-    # its `matched`, exactly as it does for signals.
-    return {"event": "chat", "room_code": room, "sender": sender_name, "message": message, "timestamp": time.time()}
+    # its `matched`, exactly as it does for signals; seq is the sender's own count, by which the
+    # page puts lines back in the order they were sent.
+    event = {"event": "chat", "room_code": room, "sender": sender_name, "message": message, "timestamp": time.time()}
+    if seq is not None:
+        event["seq"] = seq
+    return event
 
 
 def typing(room: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ ROOM_CODE_MAX = 64
 INTERESTS_MAX = 5
 INTEREST_CHARS_MAX = 24
 TOKEN_MAX = 64
+SEQ_MAX = 2**31 - 1
 REPORT_REASONS = ("spam", "nudity", "harassment", "hate", "underage", "violence", "other")
 
 
@@ -76,8 +77,14 @@ class Signal(_Message):
 
 
 class Chat(_Message):
+    """``room_code`` keeps a line meant for one stranger from reaching the next, since API
+    Gateway does not order one connection's invocations; ``seq`` (the sender's own count) lets
+    the receiving page restore the order the lines were typed in."""
+
     action: Literal["chat"]
+    room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
     message: str
+    seq: int | None = Field(default=None, ge=0, le=SEQ_MAX)
 
     @field_validator("message")
     @classmethod
@@ -98,6 +105,7 @@ class Resume(_Message):
 
 class Typing(_Message):
     action: Literal["typing"]
+    room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
 
 
 class Report(_Message):

@@ -33,7 +33,8 @@ def test_lambda_entry_points_pair_two_strangers_and_relay_chat(lambda_app):
     assert lambda_app.connect(connect_event(b), None) == {"statusCode": 200}
     lambda_app.message(message_event(a, {"action": "register", "name": "ann"}), None)
     lambda_app.message(message_event(b, {"action": "register", "name": "ben"}), None)
-    lambda_app.message(message_event(b, {"action": "chat", "message": "hey"}), None)
+    room = moto_frames(b)[-1]["room_code"]
+    lambda_app.message(message_event(b, {"action": "chat", "room_code": room, "message": "hey"}), None)
     lambda_app.disconnect(disconnect_event(b), None)
     events_a = moto_frames(a)
     assert [e["event"] for e in events_a] == ["queued", "matched", "chat", "peer-disconnected"]

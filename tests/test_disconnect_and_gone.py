@@ -51,7 +51,7 @@ def test_signal_to_a_vanished_peer_cleans_it_up_and_tells_the_sender(gone_harnes
 def test_chat_to_a_vanished_peer_cleans_it_up_and_tells_the_sender(gone_harness, gone_api, redis_client, keys):
     a, b, room = gone_harness.pair()
     gone_api.gone.add(a)
-    gone_harness.send(b, {"action": "chat", "message": "still there?"})
+    gone_harness.send(b, {"action": "chat", "room_code": room, "message": "still there?"})
     assert [e["event"] for e in gone_harness.new(b)] == ["peer-disconnected"]
     state = invariants.check(redis_client, keys)
     assert a not in state["conns"] and b in state["conns"]

@@ -29,7 +29,7 @@ BAD_FRAMES = [
     ('{"action": "signal", "room_code": "r", "type": "offer", "data": 5}', "invalid_field"),
     ('{"action": "signal", "room_code": "r", "type": "offer", "data": {}, "from": "alice"}', "invalid_field"),
     ('{"action": "chat"}', "invalid_field"),
-    ('{"action": "chat", "message": ["a"]}', "invalid_field"),
+    ('{"action": "chat", "room_code": "r", "message": ["a"]}', "invalid_field"),
     ('{"action": "ping", "extra": true}', "invalid_field"),
 ]
 
@@ -50,7 +50,7 @@ def test_malformed_frames_get_one_error_with_a_stable_code_and_change_nothing(ha
 
 def test_oversize_payload_is_refused_before_parsing(harness):
     a, b, room = harness.pair()
-    harness.send(a, {"action": "chat", "message": "x" * 40_000})
+    harness.send(a, {"action": "chat", "room_code": room, "message": "x" * 40_000})
     [reply] = harness.new(a)
     assert reply["code"] == "too_large" and "32768" in reply["message"]
     assert harness.new(b) == []
@@ -70,7 +70,7 @@ def test_actions_from_a_connection_the_server_does_not_know_say_so(harness, redi
         {"action": "ping"},
         {"action": "leave"},
         {"action": "join", "room_code": "r"},
-        {"action": "chat", "message": "hi"},
+        {"action": "chat", "room_code": "r", "message": "hi"},
         {"action": "signal", "room_code": "r", "type": "candidate", "data": None},
     ):
         harness.send(ghost, body)

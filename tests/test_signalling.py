@@ -84,8 +84,8 @@ def test_signal_to_a_room_you_are_not_in_is_refused_even_when_it_exists(harness)
 
 def test_chat_is_relayed_both_ways_with_the_senders_name(harness):
     a, b, room = harness.pair("alice", "bob")
-    harness.send(a, {"action": "chat", "message": "hi bob"})
-    harness.send(b, {"action": "chat", "message": "<b>hi</b> alice"})
+    harness.send(a, {"action": "chat", "room_code": room, "message": "hi bob"})
+    harness.send(b, {"action": "chat", "room_code": room, "message": "<b>hi</b> alice"})
     [to_b] = harness.new(b)
     [to_a] = harness.new(a)
     assert to_b["event"] == "chat" and to_b["sender"] == "alice" and to_b["message"] == "hi bob"
@@ -95,14 +95,14 @@ def test_chat_is_relayed_both_ways_with_the_senders_name(harness):
 
 def test_chat_works_before_join(harness):
     a, b, room = harness.pair(join=False)
-    harness.send(b, {"action": "chat", "message": "hello"})
+    harness.send(b, {"action": "chat", "room_code": room, "message": "hello"})
     assert harness.new(a)[0]["message"] == "hello"
 
 
 @pytest.mark.parametrize(("message", "code"), [("", "invalid_field"), ("   \n", "invalid_field"), ("x" * 1001, "too_large")])
 def test_empty_or_overlong_chat_is_refused(harness, message, code):
     a, b, room = harness.pair()
-    harness.send(a, {"action": "chat", "message": message})
+    harness.send(a, {"action": "chat", "room_code": room, "message": message})
     assert harness.new(a)[0]["code"] == code
     assert harness.new(b) == []
 
@@ -110,14 +110,14 @@ def test_empty_or_overlong_chat_is_refused(harness, message, code):
 def test_chat_outside_a_room_is_refused(harness):
     a = harness.connect()
     harness.send(a, {"action": "register"})
-    harness.send(a, {"action": "chat", "message": "anyone?"})
+    harness.send(a, {"action": "chat", "room_code": "r", "message": "anyone?"})
     assert harness.new(a)[-1]["code"] == "not_in_room"
 
 
 def test_events_never_reveal_connection_ids_or_addresses(harness):
     a, b, room = harness.pair()
     harness.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"sdp": "x"}})
-    harness.send(a, {"action": "chat", "message": "hi"})
+    harness.send(a, {"action": "chat", "room_code": room, "message": "hi"})
     harness.send(a, {"action": "next"})
     for cid, other in ((a, b), (b, a)):
         text = str(harness.received(cid))

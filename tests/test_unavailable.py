@@ -37,7 +37,7 @@ def test_connect_is_rejected_with_503_when_redis_is_down(down_service, caplog):
         {"action": "leave"},
         {"action": "ping"},
         {"action": "join", "room_code": "r"},
-        {"action": "chat", "message": "hi"},
+        {"action": "chat", "room_code": "r", "message": "hi"},
         {"action": "signal", "room_code": "r", "type": "offer", "data": {}},
     ],
 )

@@ -17,7 +17,7 @@ def join(ctx: Context, msg: protocol.Join) -> None:
     ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, result.get("role")))
 
 
-def _relay(ctx: Context, kind: str, room: str = "") -> Result | None:
+def _relay(ctx: Context, kind: str, room: str) -> Result | None:
     result = ctx.service.store.relay(ctx.connection_id, kind, room, ctx.message_id)
     return result if succeeded(result, "ok") else None
 
@@ -34,12 +34,12 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("invalid_field", "Chat messages cannot be empty.")
     if len(msg.message) > limit:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
-    result = _relay(ctx, "chat")
+    result = _relay(ctx, "chat", msg.room_code)
     if result is not None:
-        ctx.outbox.send(result.get("peer"), events.chat(result.get("room"), result.get("name"), msg.message))
+        ctx.outbox.send(result.get("peer"), events.chat(result.get("room"), result.get("name"), msg.message, msg.seq))
 
 
 def typing(ctx: Context, msg: protocol.Typing) -> None:
-    result = _relay(ctx, "typing")
+    result = _relay(ctx, "typing", msg.room_code)
     if result is not None:
         ctx.outbox.send(result.get("peer"), events.typing(result.get("room")))

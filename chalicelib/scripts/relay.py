@@ -18,8 +18,9 @@ return finish('verified', {role = seat.role})
 """
 
 RELAY = r"""
--- signal, chat and typing. ARGV[8] = connection id, ARGV[9] = room code claimed ('' for chat
--- and typing), ARGV[10] = offer | answer | candidate | chat | typing.
+-- signal, chat and typing. ARGV[8] = connection id, ARGV[9] = room code claimed by the client,
+-- ARGV[10] = offer | answer | candidate | chat | typing. Every kind names its room, so a line
+-- sent just before `next` is refused rather than reaching the next stranger.
 -- The server, not the client, picks the recipient: the sender's current peer.
 -- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
 -- wrong_room | not_joined | wrong_role | peer_reconnecting.
@@ -30,8 +31,8 @@ local me, reply = begin(cid, family)
 if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return finish('not_in_room') end
+if seat.room ~= room then return finish('wrong_room') end
 if family == 'signal' then
-  if seat.room ~= room then return finish('wrong_room') end
   if seat.joined ~= 1 then return finish('not_joined') end
   if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
     return finish('wrong_role')

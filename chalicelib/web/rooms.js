@@ -12,7 +12,7 @@ const VIDEO_CONNECT_TIMEOUT_MS = 30_000;
 const NO_VIDEO_AFTER_MS = 4_000;
 
 export const typingIndicator = new TypingIndicator(ui.el.typing, ui.el.typingText);
-export const typingNotifier = new TypingNotifier(() => send({ action: 'typing' }));
+export const typingNotifier = new TypingNotifier(() => app.room !== null && send({ action: 'typing', room_code: app.room.code }));
 
 /** Enter a room from `matched` (a new stranger) or `resumed` (the same one, after a drop). */
 export function enterRoom(event, { resumed = false } = {}) {

@@ -306,7 +306,7 @@ export function sendChat(text) {
     chat.system(`Messages are limited to ${limit} characters.`);
     return false;
   }
-  if (!send({ action: 'chat', message: text })) {
+  if (!send({ action: 'chat', room_code: app.room.code, message: text })) {
     chat.system('Not sent: the connection is down.');
     return false;
   }

@@ -22,7 +22,7 @@ from tests.support.harness import Harness, RecordingSender
 def test_each_family_allows_its_burst_and_refuses_the_next_with_a_retry_hint(policy_harness, clock, family, body):
     h = policy_harness
     a, b, room = h.pair()
-    if "type" in body:
+    if family in {"signal", "chat", "typing"}:
         body = {**body, "room_code": room}
     burst, per_second = DEFAULT_RATES[family]
     h.new(a)
@@ -44,9 +44,9 @@ def test_sustained_abuse_closes_the_connection(policy_harness):
     h = policy_harness
     a, b, room = h.pair()
     for _ in range(5 + 20):
-        h.send(a, {"action": "chat", "message": "spam"})
+        h.send(a, {"action": "chat", "room_code": room, "message": "spam"})
     assert h.sender.closed == []
-    h.send(a, {"action": "chat", "message": "spam"})
+    h.send(a, {"action": "chat", "room_code": room, "message": "spam"})
     assert h.sender.closed == [a]
 
 

@@ -43,7 +43,7 @@ def test_resume_in_time_takes_the_old_seat_and_both_sides_can_renegotiate(policy
     # The initiator restarts ICE with a new offer once the resumed side has joined.
     h.send(b2, {"action": "join", "room_code": room})
     h.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"sdp": "ice-restart"}})
-    h.send(b2, {"action": "chat", "message": "back"})
+    h.send(b2, {"action": "chat", "room_code": room, "message": "back"})
     assert [e["event"] for e in h.new(b2)] == ["verified", "signal"]
     to_a = h.new(a)
     assert to_a[0]["message"] == "back" and to_a[0]["sender"] == "bo"
@@ -150,7 +150,7 @@ def test_messages_to_a_reconnecting_stranger_are_refused_with_a_clear_code(polic
     a, b, room = h.pair()
     _drop(h, b)
     h.new(a)
-    h.send(a, {"action": "chat", "message": "hello?"})
+    h.send(a, {"action": "chat", "room_code": room, "message": "hello?"})
     assert h.new(a)[0]["code"] == "peer_reconnecting"
 
 
@@ -158,6 +158,6 @@ def test_a_410_during_a_chat_also_holds_the_seat(policy_harness, redis_client, k
     h = policy_harness
     a, b, room = h.pair()
     h.sender.gone.add(b)  # socket gone, no $disconnect
-    h.send(a, {"action": "chat", "message": "hi"})
+    h.send(a, {"action": "chat", "room_code": room, "message": "hi"})
     assert [e["event"] for e in h.new(a)] == ["peer-reconnecting"]
     assert invariants.check(redis_client, keys)["seats"][b]["held"] > 0

@@ -12,14 +12,14 @@ SECRET = "coturn-static-auth-secret-0123456789"
 def test_typing_is_relayed_to_the_peer_only(harness):
     a, b, room = harness.pair()
     c, d, _ = harness.pair()
-    harness.send(a, {"action": "typing"})
+    harness.send(a, {"action": "typing", "room_code": room})
     assert harness.new(b) == [{"event": "typing", "room_code": room}]
     assert harness.new(a) == [] and harness.new(c) == [] and harness.new(d) == []
 
 
 def test_typing_outside_a_room_is_refused(harness):
     a = harness.connect()
-    harness.send(a, {"action": "typing"})
+    harness.send(a, {"action": "typing", "room_code": "r"})
     assert harness.new(a)[0]["code"] == "not_in_room"
 
 

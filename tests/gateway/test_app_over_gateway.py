@@ -95,9 +95,9 @@ def test_two_strangers_match_signal_chat_and_after_next_both_match_again(
         ]:
             send(sender, {"action": "signal", "room_code": room, "type": kind, "data": data})
             assert recv_json(receiver) == {"event": "signal", "room_code": room, "from": name, "type": kind, "data": data}
-        send(alice, {"action": "chat", "message": "hi Bob"})
+        send(alice, {"action": "chat", "room_code": room, "message": "hi Bob"})
         to_bob = recv_json(bob)
-        send(bob, {"action": "chat", "message": "hi Alice"})
+        send(bob, {"action": "chat", "room_code": room, "message": "hi Alice"})
         to_alice = recv_json(alice)
         assert {k: v for k, v in to_bob.items() if k != "timestamp"} == {"event": "chat", "room_code": room, "sender": "Alice", "message": "hi Bob"}
         assert {k: v for k, v in to_alice.items() if k != "timestamp"} == {"event": "chat", "room_code": room, "sender": "Bob", "message": "hi Alice"}
@@ -151,7 +151,7 @@ def test_a_message_over_128_kb_closes_only_that_socket_and_the_peer_is_told(
 ) -> None:
     with connect(app_gateway.ws_url) as alice, connect(app_gateway.ws_url) as bob:
         room = pair(alice, bob)
-        alice.send('{"action": "chat", "message": "' + "x" * (128 * 1024) + '"}')
+        alice.send('{"action": "chat", "room_code": room, "message": "' + "x" * (128 * 1024) + '"}')
         with pytest.raises(ConnectionClosed) as closed:
             alice.recv(timeout=5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
@@ -185,7 +185,7 @@ def test_posting_to_a_closed_connection_gets_gone_and_the_app_cleans_it_up(
         bob.close()
         wait_for(lambda: "dropped: --disconnect-loss" in lossy_gateway.output(), what="the lost $disconnect")
         assert store.hlen(KEYS.conns) == 2  # the app has not heard that Bob left
-        send(alice, {"action": "chat", "message": "still there?"})
+        send(alice, {"action": "chat", "room_code": room, "message": "still there?"})
         assert recv_json(alice) == gone_event(room)  # the post to Bob got 410; Bob was cleaned up
         assert store.hlen(KEYS.conns) == 1 and store.hlen(KEYS.seats) == 0 and store.hlen(KEYS.rooms) == 0
 

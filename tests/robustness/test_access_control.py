@@ -14,7 +14,7 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "chalicelib" / "web"
 def test_chat_and_signals_reach_only_the_senders_own_peer(harness):
     pairs = [harness.pair(f"a{i}", f"b{i}") for i in range(3)]
     for i, (a, _, room) in enumerate(pairs):
-        harness.send(a, {"action": "chat", "message": f"secret {i}"})
+        harness.send(a, {"action": "chat", "room_code": room, "message": f"secret {i}"})
         harness.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"n": i}})
     for i, (a, b, _) in enumerate(pairs):
         got = harness.new(b)
@@ -27,7 +27,7 @@ def test_a_stranger_cannot_signal_into_or_join_a_room_by_knowing_its_code(harnes
     intruder = harness.connect()
     harness.send(intruder, {"action": "join", "room_code": room})
     harness.send(intruder, {"action": "signal", "room_code": room, "type": "candidate", "data": {}})
-    harness.send(intruder, {"action": "chat", "message": "let me in"})
+    harness.send(intruder, {"action": "chat", "room_code": room, "message": "let me in"})
     assert [e["code"] for e in harness.new(intruder)] == ["not_in_room"] * 3
     assert harness.new(a) == [] and harness.new(b) == []
 

@@ -19,7 +19,7 @@ def test_a_duplicated_next_does_not_skip_the_stranger_it_found(harness, redis_cl
 
 def test_a_duplicated_chat_is_delivered_once(harness):
     a, b, room = harness.pair()
-    frame = harness.send(a, {"action": "chat", "message": "once"})
+    frame = harness.send(a, {"action": "chat", "room_code": room, "message": "once"})
     harness.redeliver(frame)
     assert [e["message"] for e in harness.new(b)] == ["once"]
 

@@ -54,7 +54,7 @@ def test_redis_stopped_mid_run_gives_unavailable_then_service_resumes(own_server
         while not stop.is_set():
             try:
                 h.send(cids[index], {"action": rng.choice(["register", "next", "leave", "ping"])}
-                       if rng.random() < 0.8 else {"action": "chat", "message": "hi"})
+                       if rng.random() < 0.8 else {"action": "chat", "room_code": "r", "message": "hi"})
             except BaseException as exc:  # the handlers must never raise
                 crashed.append(exc)
 
@@ -115,7 +115,7 @@ def test_after_a_flush_clients_are_told_to_reconnect_and_nothing_stale_remains(o
     h = _harness(own_server.url)
     a, b, room = h.pair()
     redis.Redis.from_url(own_server.url).flushall()
-    h.send(a, {"action": "chat", "message": "hello?"})
+    h.send(a, {"action": "chat", "room_code": room, "message": "hello?"})
     assert h.new(a) == [{"event": "error", "code": "not_connected", "action": "chat",
                          "message": "This connection is unknown to the server; reconnect and register again."}]
     assert h.new(b) == []

@@ -62,17 +62,17 @@ CORPUS: list[Any] = [
     '{"action": "signal", "room_code": "r", "type": "OFFER", "data": {}}',
     '{"action": "signal", "room_code": "r", "type": "offer", "data": {}, "role": "initiator"}',
     '{"action": "signal", "room_code": "r", "type": "offer", "data": {}, "sender": "x"}',
-    '{"action": "chat", "message": 12}',
-    '{"action": "chat", "message": "x", "to": "someone"}',
-    '{"action": "chat", "message": ""}',
-    '{"action": "chat", "message": "\\u0000"}',
+    '{"action": "chat", "room_code": "r", "message": 12}',
+    '{"action": "chat", "room_code": "r", "message": "x", "to": "someone"}',
+    '{"action": "chat", "room_code": "r", "message": ""}',
+    '{"action": "chat", "room_code": "r", "message": "\\u0000"}',
     '{"action": "ping", "x": 1}',
     '{"action": "next", "room_code": "r"}',
     '{"action": "leave", "force": true}',
     "[" * 5000 + "]" * 5000,
     '{"a":' * 3000 + "1" + "}" * 3000,
     '{"action": "signal", "room_code": "r", "type": "candidate", "data": ' + '{"a":' * 900 + "1" + "}" * 900 + "}",
-    '{"action": "chat", "message": "' + "x" * 40_000 + '"}',
+    '{"action": "chat", "room_code": "r", "message": "' + "x" * 40_000 + '"}',
     "x" * 200_000,
 ]
 
@@ -194,8 +194,8 @@ def test_fuzzed_connect_query_strings_and_agents_never_crash(redis_server, query
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"action": "chat", "message": "bell\x07"}, "invalid_field"),
-        ({"action": "chat", "message": "half \ud800 pair"}, "invalid_field"),
+        ({"action": "chat", "room_code": "r", "message": "bell\x07"}, "invalid_field"),
+        ({"action": "chat", "room_code": "r", "message": "half \ud800 pair"}, "invalid_field"),
         ({"action": "register", "name": "nul\x00name"}, "invalid_field"),
     ],
 )
@@ -209,5 +209,5 @@ def test_control_characters_and_lone_surrogates_are_refused(harness, body, code)
 def test_emoji_sequences_newlines_and_right_to_left_text_are_relayed_intact(harness):
     a, b, room = harness.pair()
     text = "👩\u200d👩\u200d👧 line one\n\u05e9\u05dc\u05d5\u05dd\ttab"  # Hebrew "shalom"
-    harness.send(a, {"action": "chat", "message": text})
+    harness.send(a, {"action": "chat", "room_code": room, "message": text})
     assert harness.new(b)[0]["message"] == text

@@ -83,7 +83,7 @@ def test_concurrent_soak_keeps_every_guarantee(recording_harness, redis_client, 
                 h.send(cid, {"action": "signal", "room_code": room, "type": "candidate", "data": {"mark": mark}})
         elif op == "chat":
             sent_marks[mark] = cid
-            h.send(cid, {"action": "chat", "message": mark})
+            h.send(cid, {"action": "chat", "room_code": room, "message": mark})
         else:
             h.sender.gone.add(cid)
             h.disconnect(cid)
