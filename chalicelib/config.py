@@ -60,6 +60,9 @@ class Settings(BaseModel):
     interest_fallback_seconds: float = Field(default=10, ge=0, le=3600)
     repeat_block_seconds: int = Field(default=300, ge=0, le=7200)
     resume_grace_seconds: int = Field(default=15, ge=0, le=600)
+    # Both members of a new room send `join` on `matched`; a room not joined by both this long
+    # after it formed lost an announcement, and the sweep ends it (0: never).
+    announce_seconds: float = Field(default=8, ge=0, le=600)
     rate_limits: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_RATES))
     max_connections_per_ip: int = Field(default=10, ge=1, le=100_000)
     connections_per_ip_per_minute: int = Field(default=30, ge=1, le=100_000)

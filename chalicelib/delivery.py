@@ -13,7 +13,7 @@ from typing import Any
 
 from . import events
 from .service import Service
-from .store import Ended
+from .store import Ended, Pair
 
 
 @dataclass
@@ -42,21 +42,31 @@ class Outbox:
     def close(self, cid: str) -> None:
         self.service.sender.close(self.endpoint, cid)
 
-    def deliver_pair(
-        self, waiter: str, waiter_name: str, waiter_token: str,
-        newcomer: str, newcomer_name: str, newcomer_token: str,
-        room: str, interests: list[str],
-    ) -> bool:
-        """Announce a match, the waiter (initiator) first.
+    def announce(self, pair: Pair) -> str:
+        """Tell both members of a new room, the initiator (who waited) first.
 
-        If the waiter is gone, it is deleted silently and False is returned: the newcomer has
-        not heard of the room, so the caller simply looks for another partner for it.
+        When a member is gone its room ends at once, held seat or not (it never received its
+        token, so there is nothing to resume): a member already told hears
+        ``peer-disconnected``; one not yet told goes back to looking, which may pair it again,
+        and is announced in turn. Returns ``matched`` when a pair was told, otherwise the
+        outcome for the member left (``queued``, ``gone``, ``stale``, ``not_connected``).
         """
-        ice = self.service.ice
-        to_waiter = events.matched(room, True, newcomer_name, ice.for_connection(waiter), waiter_token, interests)
-        if not self.post(waiter, to_waiter):
-            self.service.store.disconnect(waiter, hold=False)
-            return False
-        to_newcomer = events.matched(room, False, waiter_name, ice.for_connection(newcomer), newcomer_token, interests)
-        self.send(newcomer, to_newcomer, hold=False)  # it never got its token: nothing to resume
-        return True
+        ice, store = self.service.ice, self.service.store
+        while True:
+            to_initiator = events.matched(pair.room, True, pair.responder_name, ice.for_connection(pair.initiator),
+                                          pair.initiator_token, pair.common)
+            if not self.post(pair.initiator, to_initiator):
+                result = store.abandon(pair, gone=pair.initiator, told=False)
+                if result.pair is not None:
+                    pair = result.pair
+                    continue
+                if result.status == "queued":
+                    self.send(pair.responder, events.queued(already=False))
+                return result.status
+            to_responder = events.matched(pair.room, False, pair.initiator_name, ice.for_connection(pair.responder),
+                                          pair.responder_token, pair.common)
+            if not self.post(pair.responder, to_responder):
+                result = store.abandon(pair, gone=pair.responder, told=True)
+                self.tell(Ended(result.get("peer"), pair.room))
+                return "gone"
+            return "matched"

@@ -109,6 +109,8 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
         log.info("%s %s refused: %s", cid, action, exc.code)
         metrics.error(exc.code)
         _reply_error(outbox, cid, exc.event(), action)
+        if not exc.charged and exc.code != "not_connected":
+            exc.close = _penalise(service, cid)
         if exc.close:
             log.warning("%s closed for sustained abuse", cid)
             metrics.count("AbuseClosed")
@@ -123,6 +125,15 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
         _reply_error(outbox, cid, error_event("internal"), action)
     metrics.flush()
     return {"statusCode": 200}
+
+
+def _penalise(service: Service, cid: str) -> bool:
+    """A frame refused before any script ran still cost an invocation: charge it to the abuse
+    bucket. True when the bucket ran dry and the socket should be closed."""
+    try:
+        return service.store.penalise(cid).refusal.close
+    except Unavailable:
+        return False
 
 
 def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any], action: str) -> None:

@@ -19,6 +19,7 @@ MESSAGES: dict[str, str] = {
     "peer_reconnecting": "Your stranger is reconnecting; try again in a moment.",
     "invalid_token": "That resume token is unknown, used, or expired.",
     "rate_limited": "Too many messages; slow down.",
+    "banned": "This address was reported by several people and is banned for a while.",
     "unavailable": "The service is temporarily unavailable; try again shortly.",
     "internal": "Something went wrong on our side.",
 }
@@ -27,11 +28,14 @@ MESSAGES: dict[str, str] = {
 class ClientError(Exception):
     """Raised inside a handler to answer the sender with one error event and change nothing."""
 
-    def __init__(self, code: str, message: str | None = None, *, close: bool = False, **extra: Any) -> None:
+    def __init__(
+        self, code: str, message: str | None = None, *, close: bool = False, charged: bool = False, **extra: Any
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.message = message or MESSAGES[code]
         self.close = close  # sustained abuse: close the connection after answering
+        self.charged = charged  # a script already drew this refusal from the abuse bucket
         self.extra = extra
 
     def event(self) -> dict[str, Any]:

@@ -29,6 +29,12 @@ key                            type   contents
 ``{p}:ipconns``                HASH   IP -> open connections
 ``{p}:iprate:<minute>``        HASH   IP -> connections opened in that minute
 ``{p}:matches``                ZSET   ``room:waited ms`` -> when matched, last minute (stats)
+``{p}:ipsocks``                HASH   IP -> its open connections, space-separated (a ban closes
+                                      them all)
+``{p}:fresh``                  ZSET   room -> when it must have been joined by both; a room
+                                      whose announcement was lost is ended by the sweep then
+``{p}:call:<id>``              STR    one script call's answer, for a few seconds: a retried
+                                      copy of the call replays it instead of acting twice
 ``{p}:lock:sweep``             STR    token of the sweep currently running
 =============================  =====  ===========================================================
 
@@ -43,8 +49,12 @@ from dataclasses import dataclass
 
 STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
-    "held", "buckets", "reports", "bans", "ipconns",
+    "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh",
 )
+# The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
+# generated from this one list (scripts.prelude), so the two cannot drift apart.
+SCRIPT_KEYS = (*STATE_KEYS, "iprate", "matches", "call")
+CALL_PREFIX = "call:"
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,14 @@ class Keys:
     def iprate(self, now_ms: int) -> str:
         return f"{self.tag}:iprate:{now_ms // 60_000}"
 
+    def call(self, call_id: str) -> str:
+        """One script call's remembered answer, so that a retried copy replays it."""
+        return f"{self.tag}:{CALL_PREFIX}{call_id}"
+
     def state(self, now_ms: int = 0) -> list[str]:
-        """The KEYS list every state script receives, in the order the scripts expect."""
+        """Every long-lived state key (not the per-call answers)."""
         return [*(f"{self.tag}:{name}" for name in STATE_KEYS), self.iprate(now_ms), self.matches]
+
+    def script_keys(self, now_ms: int, call_id: str) -> list[str]:
+        """The KEYS list of one script call, in ``SCRIPT_KEYS`` order."""
+        return [*self.state(now_ms), self.call(call_id)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 from .aws_secrets import secret_string
 from .config import Settings
@@ -20,6 +22,10 @@ def make_client(config: Settings) -> Any:
         "socket_timeout": config.redis_timeout_seconds,
         "socket_connect_timeout": config.redis_timeout_seconds,
         "decode_responses": True,
+        # One retry, soon: enough for a pooled socket the server closed, and short enough that a
+        # paused server costs at most two timeouts (redis-py's default is 10 retries, longer
+        # than a Lambda's timeout). A retried script call is safe: it replays or does nothing.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.1), retries=1),
     }
     if config.redis_auth_secret_arn:
         options["password"] = secret_string(config.redis_auth_secret_arn)

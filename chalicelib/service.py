@@ -40,6 +40,7 @@ def policy_from(config: Settings) -> Policy:
         report_window_ms=config.report_window_seconds * 1000,
         ban_ms=config.ban_seconds * 1000,
         block_ms=config.report_block_seconds * 1000,
+        announce_ms=int(config.announce_seconds * 1000),
     )
 
 
@@ -57,6 +58,7 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
         cap_ms=config.connection_ttl_seconds * 1000,
         dedup_ms=config.dedup_window_seconds * 1000,
         policy=policy_from(config),
+        fence_ms=int(config.redis_timeout_seconds * 500),  # half the timeout: a reply has time to arrive
         **extra,
     )
     if sender is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,12 +19,22 @@ import redis
 from . import scripts
 from .keys import Keys
 
+log = logging.getLogger(__name__)
+
 ROOM_CODE_BYTES = 18  # 144 random bits from the OS CSPRNG; never derived from names
 TOKEN_BYTES = 24  # resume tokens: 192 bits
 
 
 class Unavailable(RuntimeError):
-    """Redis did not answer; the caller reports ``unavailable`` and changes nothing else."""
+    """Redis did not answer; the caller reports ``unavailable`` and changes nothing else.
+
+    ``settled`` is True when the call is known not to have happened (it reached Redis past its
+    fence and did nothing); otherwise it may still have run, and whoever it touched learns of
+    it through the reconciling paths (replay, sweep)."""
+
+    def __init__(self, message: str, *, settled: bool = False) -> None:
+        super().__init__(message)
+        self.settled = settled
 
 
 def new_room_code() -> str:
@@ -38,7 +49,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _list(value: Any) -> list[Any]:
+def _fresh_room() -> tuple[str, str, str]:
+    """A room code and two resume tokens, made in Python (the OS CSPRNG), for a pair a call may form."""
+    return new_room_code(), new_token(), new_token()
+
+
+def as_list(value: Any) -> list[Any]:
     # cjson encodes an empty Lua table as {}, so an empty list may arrive as an object.
     return value if isinstance(value, list) else []
 
@@ -58,6 +74,8 @@ class Policy:
     report_window_ms: int = 3_600_000
     ban_ms: int = 86_400_000
     block_ms: int = 86_400_000
+    call_ms: int = 15_000  # how long a call's answer is kept for a retried copy to replay
+    announce_ms: int = 8_000  # by then both members of a new room have joined it, or it ends
 
     def to_json(self) -> str:
         return json.dumps(
@@ -73,6 +91,8 @@ class Policy:
                 "report_window": self.report_window_ms,
                 "ban_ms": self.ban_ms,
                 "block_ms": self.block_ms,
+                "call_ms": self.call_ms,
+                "announce": self.announce_ms,
             },
             separators=(",", ":"),
         )
@@ -94,21 +114,6 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class Result:
-    """A script's status word and its details."""
-
-    status: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = "") -> Any:
-        return self.details.get(key, default)
-
-    @property
-    def refusal(self) -> Refusal:
-        return Refusal(int(self.get("retry_ms", 0)), bool(self.get("close", False)))
-
-
-@dataclass(frozen=True)
 class Pair:
     initiator: str
     initiator_name: str
@@ -119,6 +124,30 @@ class Pair:
     responder_token: str
     common: list[str]
     waited_ms: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """A script's status word and its details; ``pair`` when the call formed a room."""
+
+    status: str
+    details: dict[str, Any] = field(default_factory=dict)
+    pair: Pair | None = None
+
+    def get(self, key: str, default: Any = "") -> Any:
+        return self.details.get(key, default)
+
+    @property
+    def refusal(self) -> Refusal:
+        return Refusal(int(self.get("retry_ms", 0)), bool(self.get("close", False)))
+
+
+def _matched(details: dict[str, Any], newcomer: str) -> Pair:
+    """The pair a seek or re-match formed: the partner waited and initiates."""
+    return Pair(
+        details["partner"], details["partner_name"], newcomer, details["own_name"], details["room"],
+        details["token_partner"], details["token_own"], as_list(details.get("common")), int(details.get("waited", 0)),
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,8 @@ class Store:
         dedup_ms: int = 60_000,
         policy: Policy | None = None,
         clock: Any = now_ms,
+        fence_ms: int = 0,
+        wall: Any = now_ms,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -152,36 +183,54 @@ class Store:
         self.policy = policy or Policy()
         self._policy_json = self.policy.to_json()
         self.clock = clock
+        self.fence_ms = fence_ms  # 0: no fence (a late call still runs)
+        self.wall = wall  # the real clock, which Redis's TIME is compared with (never faked)
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.SOURCES}
         self._release = client.register_script(scripts.RELEASE_LOCK)
-        self._static_keys = keys.state()[:-2]  # all but the per-minute counter and the match log
-
-    def _keys_at(self, now: int) -> list[str]:
-        return [*self._static_keys, self.keys.iprate(now), self.keys.matches]
 
     def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Result:
+        """One script call. Its fence and call id are fixed before the first send, so a copy that
+        redis-py sends again after a timeout either replays what the first did or does nothing."""
         when = self.clock() if now is None else now
-        argv = [when, self.cap_ms, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, self._policy_json, *args]
+        started = self.wall()
+        fence = started + self.fence_ms if self.fence_ms else 0
+        keys = self.keys.script_keys(when, secrets.token_hex(8))
+        argv = [when, fence, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, self._policy_json, *args]
         try:
-            status, details = self._scripts[name](keys=self._keys_at(when), args=argv)
+            status, details = self._scripts[name](keys=keys, args=argv)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise Unavailable(f"Redis unreachable during {name}: {exc}") from exc
+        if status == "expired":
+            if self.wall() - started < self.fence_ms:
+                # Answered within the fence yet judged late: Redis's clock is ahead of ours.
+                log.error("Redis clock is ahead of this host's by more than %d ms; %s runs unfenced",
+                          self.fence_ms, name)
+                argv[1] = 0
+                status, details = self._scripts[name](keys=self.keys.script_keys(when, secrets.token_hex(8)),
+                                                      args=argv)
+            else:
+                raise Unavailable(f"{name} reached Redis too late and did nothing", settled=True)
         return Result(status, json.loads(details) if details != "{}" else {})
 
     def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str) -> str:
         info = json.dumps({"ip": ip, "ua": user_agent, "at": connected_at}, separators=(",", ":"))
         return self._run("connect", cid, info, connected_at, endpoint).status
 
-    def seek(
-        self, cid: str, mode: str, name: str = "", tags: list[str] | None = None, message_id: str = ""
-    ) -> tuple[Result, str, str, str]:
-        """register/next; returns the result and the room code and tokens it would use."""
-        room, token_waiter, token_newcomer = new_room_code(), new_token(), new_token()
+    def seek(self, cid: str, mode: str, name: str = "", tags: list[str] | None = None, message_id: str = "") -> Result:
+        """register/next; a ``matched`` result carries its ``pair``."""
         tags_json = "" if tags is None else json.dumps(tags)
-        result = self._run(
-            "seek", cid, mode, name, tags_json, room, token_waiter, token_newcomer, message_id=message_id
-        )
-        return result, room, token_waiter, token_newcomer
+        result = self._run("seek", cid, mode, name, tags_json, *_fresh_room(), message_id=message_id)
+        return _with_pair(result, cid)
+
+    def abandon(self, pair: Pair, gone: str, told: bool) -> Result:
+        """End ``pair``'s room because ``gone`` could not be told of it; the other member is
+        named (``told``) or put back to looking, which may pair it again (``matched``)."""
+        other = pair.responder if gone == pair.initiator else pair.initiator
+        result = self._run("abandon", pair.room, gone, other, "1" if told else "0", *_fresh_room())
+        return _with_pair(result, other)
+
+    def penalise(self, cid: str) -> Result:
+        return self._run("penalise", cid)
 
     def leave(self, cid: str, message_id: str = "") -> Result:
         return self._run("leave", cid, message_id=message_id)
@@ -209,18 +258,18 @@ class Store:
     def sweep(self, now: int, batch: int, pairs: int = 16) -> SweepResult:
         fresh = [{"code": new_room_code(), "a": new_token(), "b": new_token()} for _ in range(pairs)]
         out = self._run("sweep", batch, json.dumps(fresh), now=now).details
-        ended = [Ended(item["peer"], item["room"]) for item in _list(out.get("ended"))]
+        ended = [Ended(item["peer"], item["room"]) for item in as_list(out.get("ended"))]
         formed = [
             Pair(p["a"], p["a_name"], p["b"], p["b_name"], p["room"], p["token_a"], p["token_b"],
-                 _list(p.get("common")), int(p["waited"]))
-            for p in _list(out.get("pairs"))
+                 as_list(p.get("common")), int(p["waited"]))
+            for p in as_list(out.get("pairs"))
         ]
         return SweepResult(int(out.get("evicted", 0)), ended, formed, int(out.get("next_due", 0)),
                            out.get("endpoint", ""))
 
     def stats(self) -> dict[str, Any]:
         details = self._run("stats").details
-        details["waits"] = _list(details.get("waits"))
+        details["waits"] = as_list(details.get("waits"))
         return details
 
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
@@ -238,3 +287,9 @@ class Store:
             return bool(self.client.ping())
         except (redis.ConnectionError, redis.TimeoutError):
             return False
+
+
+def _with_pair(result: Result, newcomer: str) -> Result:
+    if result.status != "matched":
+        return result
+    return Result(result.status, result.details, _matched(result.details, newcomer))

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .delivery import Outbox
-from .handlers.context import Context
-from .handlers.matching import seek_partner
 from .service import Service
 from .store import SweepResult, now_ms
 
@@ -41,6 +39,7 @@ class SweepStats:
     evicted: int = 0
     notified: int = 0
     paired: int = 0
+    failed: int = 0  # announcements a failure cut short; a later pass ends what they left
 
 
 def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
@@ -50,19 +49,22 @@ def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
             log.warning("sweep has events to send but no Management API endpoint is known")
         return
     outbox = Outbox(service, endpoint)
+    # One failure (Redis, a post) must not cost the rest of the pass its announcements; what it
+    # leaves half done is ended by a later pass (see the `fresh` rooms in the sweep script).
     for ended in result.ended:
-        outbox.tell(ended)
-        stats.notified += 1
+        try:
+            outbox.tell(ended)
+            stats.notified += 1
+        except Exception:
+            log.exception("sweep could not tell %s that room %s ended", ended.peer, ended.room)
+            stats.failed += 1
     for pair in result.pairs:
-        delivered = outbox.deliver_pair(
-            pair.initiator, pair.initiator_name, pair.initiator_token,
-            pair.responder, pair.responder_name, pair.responder_token, pair.room, pair.common,
-        )
-        if delivered:
-            stats.paired += 1
-        else:
-            # The older waiter is gone; the other goes back to looking, as after a register.
-            seek_partner(Context(service, pair.responder, outbox), "register")
+        try:
+            if outbox.announce(pair) == "matched":
+                stats.paired += 1
+        except Exception:
+            log.exception("sweep could not announce room %s", pair.room)
+            stats.failed += 1
 
 
 def run(

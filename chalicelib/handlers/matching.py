@@ -3,58 +3,30 @@
 from __future__ import annotations
 
 from .. import events, protocol
-from ..errors import ClientError
-from ..store import Ended, Result
+from ..store import Ended
 from .context import Context
+from .outcomes import refuse, succeeded
 
 DEFAULT_NAME = "Stranger"
 
 
-def refuse(result: Result) -> None:
-    """Raise the ClientError a script's refusal stands for."""
-    if result.status == "rate_limited":
-        refusal = result.refusal
-        raise ClientError("rate_limited", close=refusal.close, retry_after_ms=refusal.retry_ms)
-    raise ClientError(result.status)
-
-
-def succeeded(result: Result, expected: str) -> bool:
-    """True when the script did what was asked; False for a duplicate delivery (do nothing);
-    any other answer is the client's mistake and raises it."""
-    if result.status == "duplicate":
-        return False
-    if result.status != expected:
-        refuse(result)
-    return True
-
-
 def seek_partner(ctx: Context, mode: str, name: str = "", tags: list[str] | None = None) -> None:
     store, outbox, cid = ctx.service.store, ctx.outbox, ctx.connection_id
-    message_id = ctx.message_id
-    while True:
-        result, room, token_waiter, token_newcomer = store.seek(cid, mode, name, tags, message_id)
-        if result.status == "duplicate":
-            return
-        if result.status in {"matched", "queued", "exists"}:
-            outbox.tell(Ended(result.get("left_peer"), result.get("left_room")))
-            ctx.metrics.count("QueueLength", result.get("queue_length", 0) or 0, unit="Count")
-        if result.status == "matched":
-            delivered = outbox.deliver_pair(
-                result.get("partner"), result.get("partner_name"), token_waiter,
-                cid, result.get("own_name"), token_newcomer, room, list(result.get("common") or []),
-            )
-            if delivered:
-                ctx.metrics.count("Matches", 1)
-                ctx.metrics.count("WaitTimeAtMatch", result.get("waited", 0), unit="Milliseconds")
-                return
-            # The waiter vanished; its room is gone and we are idle again. Each retry removes
-            # one dead waiter, so this ends when the queue holds someone live or no one.
-            mode, name, tags, message_id = "register", "", None, ""
-            continue
-        if result.status in {"queued", "exists"}:
-            outbox.send(cid, events.queued(already=result.status == "exists"))
-            return
-        refuse(result)
+    result = store.seek(cid, mode, name, tags, ctx.message_id)
+    if result.status == "duplicate":
+        return
+    if result.status in {"matched", "queued", "exists"}:
+        outbox.tell(Ended(result.get("left_peer"), result.get("left_room")))
+        ctx.metrics.count("QueueLength", result.get("queue_length", 0) or 0, unit="Count")
+    if result.pair is not None:
+        if outbox.announce(result.pair) == "matched":
+            ctx.metrics.count("Matches", 1)
+            ctx.metrics.count("WaitTimeAtMatch", result.pair.waited_ms, unit="Milliseconds")
+        return
+    if result.status in {"queued", "exists"}:
+        outbox.send(cid, events.queued(already=result.status == "exists"))
+        return
+    refuse(result)
 
 
 def register(ctx: Context, msg: protocol.Register) -> None:

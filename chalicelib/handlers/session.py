@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .. import events, protocol
-from ..store import Ended
+from ..store import Ended, as_list
 from .context import Context
-from .matching import succeeded
+from .outcomes import succeeded
 
 
 def ping(ctx: Context, msg: protocol.Ping) -> None:
@@ -18,11 +18,13 @@ def report(ctx: Context, msg: protocol.Report) -> None:
     if not succeeded(result, "reported"):
         return
     ctx.metrics.count("Reports")
-    peer = result.get("peer")
-    ctx.outbox.tell(Ended(peer, result.get("room")))
+    ctx.outbox.tell(Ended(result.get("peer"), result.get("room")))
     if result.get("banned"):
         ctx.metrics.count("Bans")
-        if peer:  # its address is banned: say so (browsers hide a 403 at $connect), then close
-            ctx.outbox.post(peer, events.banned())
-            ctx.outbox.close(peer)
+        for ended in as_list(result.get("ended")):  # rooms the banned address's other sockets were in
+            ctx.outbox.tell(Ended(ended["peer"], ended["room"]))
+        for sock in as_list(result.get("closing")):  # say so (browsers hide a 403 at $connect), then close
+            ctx.outbox.post(sock, events.banned())
+            ctx.outbox.close(sock)
     ctx.outbox.send(ctx.connection_id, events.reported())
+

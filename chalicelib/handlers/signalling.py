@@ -7,7 +7,7 @@ from .. import events, protocol
 from ..errors import ClientError
 from ..store import Result
 from .context import Context
-from .matching import succeeded
+from .outcomes import succeeded
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:

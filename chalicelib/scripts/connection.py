@@ -7,6 +7,7 @@ CONNECT = r"""
 -- open connections from this IP).
 local cid, at = ARGV[8], tonumber(ARGV[10])
 local ip = cjson.decode(ARGV[9]).ip or ''
+if redis.call('HEXISTS', CONNS, cid) == 1 then return finish('ok') end  -- recorded already
 if ip ~= '' then
   if unexpired(BANS, ip) then return finish('banned') end
   local opened = tonumber(redis.call('HGET', IPRATE, ip) or '0')
@@ -16,6 +17,7 @@ if ip ~= '' then
     return finish('too_many')
   end
   redis.call('HINCRBY', IPRATE, ip, 1)
+  add_socket(ip, cid)
   mark(IPCONNS)
   mark(IPRATE, 120000)
 end
@@ -40,4 +42,13 @@ PING = r"""
 local me, reply = begin(ARGV[8], 'misc')
 if not me then return reply end
 return finish('pong')
+"""
+
+PENALISE = r"""
+-- ARGV[8] = connection id. A frame the handler refused before any script ran (not JSON, an
+-- unknown action, a bad field) still cost an invocation: it drains the abuse bucket.
+-- Returns 'penalised' {close} or 'not_connected'.
+local cid = ARGV[8]
+if not conn_of(cid) then return finish('not_connected') end
+return refuse(cid, 'penalised')
 """

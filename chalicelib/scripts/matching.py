@@ -5,8 +5,9 @@ SEEK = r"""
 -- ARGV[10] = display name ('' keeps the stored one), ARGV[11] = JSON list of interests
 -- ('' keeps the stored ones), ARGV[12] = fresh room code, ARGV[13], ARGV[14] = fresh resume
 -- tokens for the waiter and the newcomer.
--- Returns matched | queued | exists | in_room | not_connected | duplicate | rate_limited with
--- {left_peer, left_room, partner, partner_name, own_name, common, waited, queue_length}.
+-- Returns matched | queued | exists | in_room | not_connected | banned | duplicate |
+-- rate_limited with {left_peer, left_room, partner, partner_name, own_name, room,
+-- token_partner, token_own, common, waited, queue_length}.
 -- left_* name the room `next` ended ('' if none); its other member must be told.
 local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local me, reply = begin(cid, 'seek')
@@ -14,7 +15,7 @@ if not me then return reply end
 local out = {left_peer = '', left_room = ''}
 local seat = seat_of(cid)
 if seat then
-  if mode ~= 'next' then return finish('in_room') end
+  if mode ~= 'next' then return refuse(cid, 'in_room') end
   out.left_room = seat.room
   out.left_peer = end_room(cid, seat)
 end
@@ -29,27 +30,38 @@ if redis.call('ZSCORE', QUEUE, cid) then
   out.queue_length = redis.call('ZCARD', QUEUE)
   return finish('exists', out)
 end
-local entries = redis.call('ZRANGE', QUEUE, 0, P.scan - 1, 'WITHSCORES')
-for i = 1, #entries, 2 do
-  local other, since = entries[i], tonumber(entries[i + 1])
-  if other ~= cid then
-    if not can_pair(other) then
-      redis.call('ZREM', QUEUE, other)
-    else
-      local info = conn_of(other)
-      if compatible(other, info, NOW - since, cid, me, 0, false) then
-        pair(other, cid, ARGV[12], ARGV[13], ARGV[14], NOW - since)
-        out.partner, out.partner_name = other, name_of(info)
-        out.common, out.waited = common_tags(info, me), NOW - since
-        return finish('matched', out)
-      end
-    end
-  end
+local status = find_partner(cid, me, {code = ARGV[12], a = ARGV[13], b = ARGV[14]}, out)
+return finish(status, out)
+"""
+
+ABANDON = r"""
+-- A `matched` could not be delivered: its recipient is gone. ARGV[8] = room code, ARGV[9] =
+-- the member that is gone, ARGV[10] = the other member, ARGV[11] = '1' if the other was told of
+-- the room already, ARGV[12..14] = fresh room code and tokens for finding the other a partner.
+-- The room ends at once, held seat or not: the gone member never received its token, so there
+-- is nothing to resume. The gone member is forgotten. A told other is named so that it hears
+-- `peer-disconnected`; an untold one goes back to looking (no rate token: it did not ask).
+-- Returns told {peer, room} | matched {as seek} | queued {queue_length} | stale (the room had
+-- already ended; whoever ended it told whom it had to) | not_connected (the other left too).
+local code, gone, other, told = ARGV[8], ARGV[9], ARGV[10], ARGV[11] == '1'
+local seat = seat_of(gone)
+local open = redis.call('HEXISTS', ROOMS, code) == 1 and seat and seat.room == code
+if open then
+  seat.held = nil
+  end_room(gone, seat)
 end
-redis.call('ZADD', QUEUE, NOW, cid)
-mark(QUEUE)
-out.queue_length = redis.call('ZCARD', QUEUE)
-return finish('queued', out)
+forget(gone, false)
+if told then
+  if not open then return finish('stale') end
+  return finish('told', {peer = is_live(other) and other or '', room = code})
+end
+-- Untold, the other still believes it is looking, whatever happened to the room meanwhile.
+local me = conn_of(other)
+if not me or not is_live(other) then return finish('not_connected') end
+if redis.call('HEXISTS', SEATS, other) == 1 or redis.call('ZSCORE', QUEUE, other) then return finish('stale') end
+local out = {}
+local status = find_partner(other, me, {code = ARGV[12], a = ARGV[13], b = ARGV[14]}, out)
+return finish(status, out)
 """
 
 LEAVE = r"""
@@ -72,11 +84,11 @@ RESUME = r"""
 local cid, token, fresh = ARGV[8], ARGV[9], ARGV[10]
 local me, reply = begin(cid, 'seek')
 if not me then return reply end
-if redis.call('HEXISTS', SEATS, cid) == 1 then return finish('in_room') end
+if redis.call('HEXISTS', SEATS, cid) == 1 then return refuse(cid, 'in_room') end
 local old = redis.call('HGET', TOKENS, token)
 local seat = old and seat_of(old)
 if not seat or not seat.held or seat.held <= NOW or seat.token ~= token then
-  return finish('invalid_token')
+  return refuse(cid, 'invalid_token')
 end
 redis.call('ZREM', QUEUE, cid)
 redis.call('HDEL', TOKENS, token)

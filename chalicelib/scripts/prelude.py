@@ -1,15 +1,31 @@
 """Lua shared by every state script: key names from KEYS, the policy, and the state primitives."""
 
-PRELUDE = r"""
-local ALIVE, CONNS, QUEUE, SEATS, ROOMS, META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local MSGS, RECENT, BLOCKED, TOKENS, HELD, BUCKETS = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local REPORTS, BANS, IPCONNS, IPRATE, MATCHES = KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
-local NOW, KEY_TTL = tonumber(ARGV[1]), tonumber(ARGV[2])
+from ..keys import SCRIPT_KEYS
+
+KEY_LOCALS = "\n".join(f"local {name.upper()} = KEYS[{i}]" for i, name in enumerate(SCRIPT_KEYS, start=1))
+
+PRELUDE = KEY_LOCALS + r"""
+local NOW, FENCE = tonumber(ARGV[1]), tonumber(ARGV[2])
 local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
+local KEY_TTL = CAP
 local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
 local P = cjson.decode(ARGV[7])
 local FAMILIES = {'seek', 'signal', 'chat', 'typing', 'misc', 'abuse'}
 local written = {}
+
+-- A call whose reply was lost is sent again with the same arguments (redis-py retries it). If
+-- the first copy ran, the copy answers what it did instead of acting twice.
+local replay = redis.call('GET', CALL)
+if replay then return cjson.decode(replay) end
+-- A timeout means the caller stopped waiting, not that the call will not run: a server paused
+-- for seconds runs it when it wakes. Past the fence (server wall clock, ms) the caller has given
+-- up, so the call does nothing at all and says so; together with the replay above, a caller
+-- that asks again learns for certain whether its call happened.
+if FENCE > 0 then
+  local t = redis.call('TIME')
+  local wall = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if wall > FENCE then return {'expired', cjson.encode({late_ms = wall - FENCE})} end
+end
 
 -- Every key written gets a TTL: the connection cap, or longer for what outlives a connection
 -- (bans, report blocks), which passes its own.
@@ -19,8 +35,9 @@ local function mark(key, ttl)
 end
 local function finish(status, details)
   for key, ttl in pairs(written) do redis.call('PEXPIRE', key, ttl) end
-  if details then return {status, cjson.encode(details)} end
-  return {status, '{}'}
+  local reply = {status, details and cjson.encode(details) or '{}'}
+  redis.call('SET', CALL, cjson.encode(reply), 'PX', P.call_ms)
+  return reply
 end
 local function decode(raw) if raw then return cjson.decode(raw) end return nil end
 local function conn_of(cid) return decode(redis.call('HGET', CONNS, cid)) end
@@ -77,25 +94,29 @@ local function take(cid, family)
   return wait
 end
 
--- nil when the action may go ahead; otherwise the refusal. Every refusal also drains the
--- 'abuse' bucket, and an empty one means the connection should be closed.
-local function limited(cid, family)
-  local wait = take(cid, family)
-  if wait == 0 then return nil end
-  local close = take(cid, 'abuse') > 0
-  return {retry_ms = wait, close = close}
+-- Every refused frame cost an invocation, so each drains the 'abuse' bucket; an empty one
+-- means the connection should be closed (details.close).
+local function refuse(cid, code, details)
+  details = details or {}
+  details.close = take(cid, 'abuse') > 0
+  return finish(code, details)
 end
 
--- The opening every client action shares: a known connection, not a duplicate delivery,
--- liveness refreshed, within its rate limit. Returns the connection's info, or nil and the
--- reply to return at once.
+local function is_banned(info)
+  return info.ip and info.ip ~= '' and unexpired(BANS, info.ip)
+end
+
+-- The opening every client action shares: a known connection, not banned, not a duplicate
+-- delivery, liveness refreshed, within its rate limit. Returns the connection's info, or nil
+-- and the reply to return at once.
 local function begin(cid, family)
   local me = conn_of(cid)
   if not me then return nil, finish('not_connected') end
+  if is_banned(me) then return nil, finish('banned', {close = true}) end
   if duplicate() then return nil, finish('duplicate') end
   refresh(cid, me)
-  local refusal = limited(cid, family)
-  if refusal then return nil, finish('rate_limited', refusal) end
+  local wait = take(cid, family)
+  if wait > 0 then return nil, refuse(cid, 'rate_limited', {retry_ms = wait}) end
   return me
 end
 
@@ -104,11 +125,25 @@ local function release_ip(ip)
   if redis.call('HINCRBY', IPCONNS, ip, -1) <= 0 then redis.call('HDEL', IPCONNS, ip) end
 end
 
+-- The open connections of one address, so that a ban can close them all ("a b c").
+local function sockets_of(ip) return (redis.call('HGET', IPSOCKS, ip) or ''):gmatch('%S+') end
+local function add_socket(ip, cid)
+  local list = redis.call('HGET', IPSOCKS, ip)
+  redis.call('HSET', IPSOCKS, ip, list and (list .. ' ' .. cid) or cid)
+  mark(IPSOCKS)
+end
+local function drop_socket(ip, cid)
+  local kept = {}
+  for other in sockets_of(ip) do if other ~= cid then table.insert(kept, other) end end
+  if #kept == 0 then redis.call('HDEL', IPSOCKS, ip) else redis.call('HSET', IPSOCKS, ip, table.concat(kept, ' ')) end
+end
+
 -- Ends the room `seat` belongs to: both seats, their tokens and holds go. Returns the peer to
 -- tell, or '' when the peer's own socket is already gone.
 local function end_room(cid, seat)
   redis.call('HDEL', SEATS, cid)
   redis.call('HDEL', ROOMS, seat.room)
+  redis.call('ZREM', FRESH, seat.room)
   redis.call('ZREM', HELD, cid)
   if seat.token then redis.call('HDEL', TOKENS, seat.token) end
   local peer_seat = seat_of(seat.peer)
@@ -133,6 +168,7 @@ local function forget(cid, hold)
   if info then
     redis.call('HDEL', CONNS, cid)
     release_ip(info.ip)
+    if info.ip and info.ip ~= '' then drop_socket(info.ip, cid) end
   end
   local seat = seat_of(cid)
   if not seat or seat.held then return {kind = 'gone', peer = '', room = ''} end
@@ -149,13 +185,6 @@ local function forget(cid, hold)
   return {kind = 'gone', peer = end_room(cid, seat), room = seat.room}
 end
 
-local function shares(a, b)
-  for _, x in ipairs(tags_of(a)) do
-    for _, y in ipairs(tags_of(b)) do if x == y then return true end end
-  end
-  return false
-end
-
 local function common_tags(a, b)
   local out = {}
   for _, x in ipairs(tags_of(a)) do
@@ -165,7 +194,7 @@ local function common_tags(a, b)
 end
 
 -- x takes y when x named no interests, shares one with y, or has waited past the fallback.
-local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback or shares(x, y) end
+local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback or #common_tags(x, y) > 0 end
 
 -- a and b (with infos and time waited) may be paired now.
 local function compatible(a, ai, wa, b, bi, wb, allow_repeat)
@@ -191,6 +220,10 @@ local function pair(a, b, code, token_a, token_b, waited)
   redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
   redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
   redis.call('HSET', TOKENS, token_a, a, token_b, b)
+  if P.announce > 0 then
+    redis.call('ZADD', FRESH, NOW + P.announce, code)
+    mark(FRESH)
+  end
   redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(a, b))
   redis.call('ZREMRANGEBYSCORE', MATCHES, '-inf', NOW - 60000)
   redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(waited))
@@ -199,5 +232,33 @@ local function pair(a, b, code, token_a, token_b, waited)
   mark(TOKENS)
   mark(RECENT)
   mark(MATCHES)
+end
+
+-- The waiting part of register/next, also used to put someone back to looking on their behalf
+-- (no rate token: they did not ask again). `me` is cid's info; `fresh` = {code, a, b}.
+-- Returns 'matched' or 'queued', filling `out` with the partner or the queue length.
+local function find_partner(cid, me, fresh, out)
+  local entries = redis.call('ZRANGE', QUEUE, 0, P.scan - 1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    local other, since = entries[i], tonumber(entries[i + 1])
+    if other ~= cid then
+      if not can_pair(other) then
+        redis.call('ZREM', QUEUE, other)
+      else
+        local info = conn_of(other)
+        if compatible(other, info, NOW - since, cid, me, 0, false) then
+          pair(other, cid, fresh.code, fresh.a, fresh.b, NOW - since)
+          out.partner, out.partner_name, out.own_name = other, name_of(info), name_of(me)
+          out.room, out.token_partner, out.token_own = fresh.code, fresh.a, fresh.b
+          out.common, out.waited = common_tags(info, me), NOW - since
+          return 'matched'
+        end
+      end
+    end
+  end
+  redis.call('ZADD', QUEUE, NOW, cid)
+  mark(QUEUE)
+  out.queue_length = redis.call('ZCARD', QUEUE)
+  return 'queued'
 end
 """

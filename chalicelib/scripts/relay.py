@@ -7,12 +7,15 @@ local cid, code = ARGV[8], ARGV[9]
 local me, reply = begin(cid, 'misc')
 if not me then return reply end
 local seat = seat_of(cid)
-if not seat then return finish('not_in_room') end
-if seat.room ~= code then return finish('wrong_room') end
+if not seat then return refuse(cid, 'not_in_room') end
+if seat.room ~= code then return refuse(cid, 'wrong_room') end
 if seat.joined ~= 1 then
   seat.joined = 1
   redis.call('HSET', SEATS, cid, cjson.encode(seat))
   mark(SEATS)
+  -- Both have joined, so both heard of the room: the sweep need not check its announcement.
+  local peer_seat = seat_of(seat.peer)
+  if peer_seat and peer_seat.joined == 1 then redis.call('ZREM', FRESH, code) end
 end
 return finish('verified', {role = seat.role})
 """
@@ -30,16 +33,16 @@ if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'sig
 local me, reply = begin(cid, family)
 if not me then return reply end
 local seat = seat_of(cid)
-if not seat then return finish('not_in_room') end
-if seat.room ~= room then return finish('wrong_room') end
+if not seat then return refuse(cid, 'not_in_room') end
+if seat.room ~= room then return refuse(cid, 'wrong_room') end
 if family == 'signal' then
-  if seat.joined ~= 1 then return finish('not_joined') end
+  if seat.joined ~= 1 then return refuse(cid, 'not_joined') end
   if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
-    return finish('wrong_role')
+    return refuse(cid, 'wrong_role')
   end
 end
 local peer_seat = seat_of(seat.peer)
-if peer_seat and peer_seat.held then return finish('peer_reconnecting') end
+if peer_seat and peer_seat.held then return refuse(cid, 'peer_reconnecting') end
 return finish('ok', {peer = seat.peer, name = name_of(me), room = seat.room})
 """
 
@@ -47,16 +50,18 @@ REPORT = r"""
 -- ARGV[8] = connection id, ARGV[9] = reason. Ends the chat, records the report against the
 -- peer's IP, blocks the two IPs from meeting again, and bans the peer's IP once enough distinct
 -- reporters did so within the window.
--- Returns reported {peer, room, banned} | not_in_room | not_connected | duplicate | rate_limited.
+-- Returns reported {peer, room, banned, closing = [sockets of the banned address, now
+-- forgotten: tell each and close it], ended = [{peer, room} of rooms those sockets were in]} |
+-- not_in_room | not_connected | banned | duplicate | rate_limited.
 local cid = ARGV[8]
 local me, reply = begin(cid, 'misc')
 if not me then return reply end
 local seat = seat_of(cid)
-if not seat then return finish('not_in_room') end
+if not seat then return refuse(cid, 'not_in_room') end
 local peer_seat = seat_of(seat.peer) or {}
 local peer_ip = peer_seat.ip or (conn_of(seat.peer) or {}).ip or ''
 local peer = end_room(cid, seat)
-local banned = false
+local banned, closing, ended = false, {}, {}
 if peer_ip ~= '' and (me.ip or '') ~= '' then
   redis.call('ZADD', BLOCKED, NOW + P.block_ms, pair_key(me.ip, peer_ip))
   mark(BLOCKED, P.block_ms)
@@ -72,10 +77,18 @@ if peer_ip ~= '' and (me.ip or '') ~= '' then
     redis.call('HDEL', REPORTS, peer_ip)
     mark(BANS, P.ban_ms)
     banned = true
+    -- The ban is on the address, so every open socket from it ends now, not at its next frame.
+    local socks = {}
+    for sock in sockets_of(peer_ip) do table.insert(socks, sock) end
+    for _, sock in ipairs(socks) do
+      local result = forget(sock, false)
+      table.insert(closing, sock)
+      if result.peer ~= '' and result.peer ~= cid then table.insert(ended, {peer = result.peer, room = result.room}) end
+    end
   else
     redis.call('HSET', REPORTS, peer_ip, cjson.encode(fresh))
     mark(REPORTS, P.report_window)
   end
 end
-return finish('reported', {peer = peer, room = seat.room, banned = banned})
+return finish('reported', {peer = peer, room = seat.room, banned = banned, closing = closing, ended = ended})
 """

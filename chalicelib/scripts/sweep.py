@@ -4,6 +4,7 @@ SWEEP = r"""
 -- ARGV[8] = most connections to evict and waiters to inspect, ARGV[9] = JSON list of
 -- {code, a, b} fresh room codes and resume tokens, one per pair the sweep may form.
 -- Evicts connections past their liveness deadline, ends rooms whose grace period ran out,
+-- ends rooms not joined by both in time (their announcement may have been lost),
 -- drops expired bans/blocks, and pairs waiters who are compatible now (the fallback time
 -- makes anyone compatible; two recently paired strangers are paired again only if they are
 -- the only ones waiting past the fallback).
@@ -25,6 +26,30 @@ for _, cid in ipairs(redis.call('ZRANGEBYSCORE', HELD, '-inf', NOW, 'LIMIT', 0, 
 end
 for _, item in ipairs(gone) do
   if item.peer ~= '' and is_live(item.peer) then table.insert(out.ended, item) end
+end
+-- Rooms whose announcement may have been lost (a reply that never came back, a post that
+-- failed): by now both members should have joined. One that joined hears peer-disconnected;
+-- one that never did goes back to the queue, where it still believes it is.
+for _, code in ipairs(redis.call('ZRANGEBYSCORE', FRESH, '-inf', NOW, 'LIMIT', 0, batch)) do
+  redis.call('ZREM', FRESH, code)
+  local room = decode(redis.call('HGET', ROOMS, code))
+  if room then
+    local members = {room.initiator, room.responder}
+    local seats = {seat_of(members[1]), seat_of(members[2])}
+    local first = seats[1] and 1 or 2
+    end_room(members[first], seats[first])
+    for i, member in ipairs(members) do
+      local seat = seats[i]
+      if seat and seat.room == code and not seat.held and is_live(member) then
+        if seat.joined == 1 then
+          table.insert(out.ended, {peer = member, room = code})
+        else
+          redis.call('ZADD', QUEUE, room.at, member)
+          mark(QUEUE)
+        end
+      end
+    end
+  end
 end
 redis.call('ZREMRANGEBYSCORE', BANS, '-inf', NOW)
 redis.call('ZREMRANGEBYSCORE', BLOCKED, '-inf', NOW)
@@ -71,10 +96,12 @@ for _, w in ipairs(waiting) do
     if out.next_due == 0 or due < out.next_due then out.next_due = due end
   end
 end
-local first_hold = redis.call('ZRANGE', HELD, 0, 0, 'WITHSCORES')
-if first_hold[2] then
-  local due = tonumber(first_hold[2])
-  if out.next_due == 0 or due < out.next_due then out.next_due = due end
+for _, timed in ipairs({HELD, FRESH}) do
+  local first = redis.call('ZRANGE', timed, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local due = tonumber(first[2])
+    if out.next_due == 0 or due < out.next_due then out.next_due = due end
+  end
 end
 out.endpoint = redis.call('HGET', META, 'endpoint') or ''
 return finish('swept', out)

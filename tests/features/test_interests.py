@@ -91,13 +91,19 @@ def test_the_sweep_wakes_up_when_a_fallback_falls_due(policy_harness, clock):
     _register(h, b, "music")
     now = [0.0]
     sleeps: list[float] = []
+    joined: set[tuple[str, str]] = set()
 
     def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
         now[0] += seconds
         clock.advance(seconds)
+        for cid in (a, b):  # as their pages would, they join the room they were told of
+            for event in h.received(cid):
+                if event["event"] == "matched" and (cid, event["room_code"]) not in joined:
+                    joined.add((cid, event["room_code"]))
+                    h.send(cid, {"action": "join", "room_code": event["room_code"]})
 
     stats = sweep.run(h.service, clock=clock, window_seconds=30, sleep=fake_sleep, monotonic=lambda: now[0])
     assert stats.paired == 1
     assert 9.9 <= sleeps[0] <= 10.1, "the sweep slept until the fallback was due, not longer"
-    assert h.new(a)[-1]["event"] == "matched"
+    assert [e["event"] for e in h.new(a)][-2:] == ["matched", "verified"]

@@ -82,8 +82,9 @@ def test_concurrent_soak_keeps_every_guarantee(recording_harness, redis_client, 
                 sent_marks[mark] = cid
                 h.send(cid, {"action": "signal", "room_code": room, "type": "candidate", "data": {"mark": mark}})
         elif op == "chat":
+            rooms = rooms_of(cid)
             sent_marks[mark] = cid
-            h.send(cid, {"action": "chat", "room_code": room, "message": mark})
+            h.send(cid, {"action": "chat", "room_code": rooms[-1] if rooms else "none", "message": mark})
         else:
             h.sender.gone.add(cid)
             h.disconnect(cid)

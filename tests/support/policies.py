@@ -3,7 +3,8 @@
 Simulated clients share one address and act on a frozen or fast clock, so rate limits and
 per-address limits are set where they never trigger (their Redis work still runs in the same
 scripts). No repeat block and no resume grace, so a room ends at once and "nothing left in
-Redis" can be checked immediately; the sweep makes one pass per tick. Tests of those policies
+Redis" can be checked immediately; no join deadline, since simulated clients rarely join the
+rooms they are told of; the sweep makes one pass per tick. Tests of those policies
 use the production defaults instead.
 """
 
@@ -14,5 +15,6 @@ RELAXED = {
     "CONNECTIONS_PER_IP_PER_MINUTE": "100000",
     "REPEAT_BLOCK_SECONDS": "0",
     "RESUME_GRACE_SECONDS": "0",
+    "ANNOUNCE_SECONDS": "0",
     "SWEEP_WINDOW_SECONDS": "0",
 }
