@@ -23,9 +23,31 @@ SEQ_MAX = 2**31 - 1
 REPORT_REASONS = ("spam", "nudity", "harassment", "hate", "underage", "violence", "other")
 
 
+# Bidirectional overrides and isolates reorder the text around them: "\u202etxt.exe" shows as
+# "exe.txt". Plain right-to-left text needs none of them.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# What draws nothing on its own: format characters (zero-width space, joiners), spaces and marks.
+INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me", "Cc"})
+
+
 def _unsafe(text: str, allowed: str) -> bool:
     """Control characters and lone surrogates: invisible at best, unencodable at worst."""
     return any(unicodedata.category(ch) in {"Cc", "Cs"} and ch not in allowed for ch in text)
+
+
+def _label_problem(text: str) -> str | None:
+    """Why a short label (a display name, an interest) would show blank or reversed, or None."""
+    if _unsafe(text, allowed=""):
+        return "must not contain control characters"
+    if any(ch in BIDI_CONTROLS for ch in text):
+        return "must not contain text-direction controls"
+    if all(unicodedata.category(ch) in INVISIBLE for ch in text):
+        return "must contain a visible character"
+    return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python reads them, browsers do not
 
 
 class _Message(BaseModel):
@@ -45,8 +67,8 @@ class Register(_Message):
             tag = " ".join(raw.split()).lower()
             if not tag:
                 continue
-            if len(tag) > INTEREST_CHARS_MAX or _unsafe(tag, allowed=""):
-                raise ValueError(f"each interest must be 1 to {INTEREST_CHARS_MAX} printable characters")
+            if len(tag) > INTEREST_CHARS_MAX or _label_problem(tag):
+                raise ValueError(f"each interest must be 1 to {INTEREST_CHARS_MAX} visible characters")
             if tag not in tags:
                 tags.append(tag)
         return tags
@@ -57,8 +79,9 @@ class Register(_Message):
         if value is None:
             return None
         value = " ".join(value.split())
-        if _unsafe(value, allowed=""):
-            raise ValueError("name must not contain control characters")
+        problem = _label_problem(value) if value else None
+        if problem:
+            raise ValueError(f"name {problem}")
         if len(value) > NAME_MAX:
             raise ValueError(f"name must be at most {NAME_MAX} characters")
         return value or None
@@ -135,7 +158,7 @@ def parse(body: str | None, max_bytes: int) -> Any:
     if len(body) > max_bytes or len(body.encode("utf-8", "surrogatepass")) > max_bytes:
         raise ClientError("too_large", f"Messages are limited to {max_bytes} bytes.")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ClientError("bad_json") from None
     if not isinstance(data, dict):

@@ -32,13 +32,22 @@ SECURITY_HEADERS = {
 }
 
 
-@cache
 def asset(name: str) -> tuple[str, str] | None:
-    """(body, content type) of a file directly inside the web directory, or None."""
-    if "/" in name or "\\" in name or name.startswith("."):
+    """(body, content type) of a file directly inside the web directory, or None. Only names
+    that exist are cached, so requests for made-up names cannot grow the cache."""
+    if "/" in name or "\\" in name or name.startswith(".") or name not in _files():
         return None
+    return _read(name)
+
+
+@cache
+def _files() -> frozenset[str]:
+    return frozenset(
+        path.name for path in WEB_DIR.iterdir() if path.is_file() and path.suffix in CONTENT_TYPES
+    )
+
+
+@cache
+def _read(name: str) -> tuple[str, str]:
     path = WEB_DIR / name
-    content_type = CONTENT_TYPES.get(path.suffix)
-    if content_type is None or not path.is_file():
-        return None
-    return path.read_text(encoding="utf-8"), content_type
+    return path.read_text(encoding="utf-8"), CONTENT_TYPES[path.suffix]

@@ -78,6 +78,13 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id, for tests that pause (SIGSTOP) or kill it."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 10.0) -> RedisServer:
         self._workdir = tempfile.TemporaryDirectory(prefix="rvc-redis-")
         args = [

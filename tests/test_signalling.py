@@ -122,3 +122,30 @@ def test_events_never_reveal_connection_ids_or_addresses(harness):
     for cid, other in ((a, b), (b, a)):
         text = str(harness.received(cid))
         assert other not in text and "203.0.113.10" not in text
+
+
+def test_chat_and_typing_for_a_room_the_sender_has_left_reach_nobody(harness):
+    a, b, room = harness.pair()
+    harness.send(a, {"action": "next"})
+    c = harness.connect()
+    harness.send(c, {"action": "register"})
+    harness.new(a)
+    harness.new(b)
+    harness.send(a, {"action": "chat", "room_code": room, "message": "meant for b"})
+    harness.send(a, {"action": "typing", "room_code": room})
+    assert [e["code"] for e in harness.new(a)] == ["wrong_room", "wrong_room"]
+    assert harness.new(b) == [] and [e["event"] for e in harness.new(c)] == ["matched"]
+
+
+def test_chat_carries_the_senders_sequence_number_to_the_peer(harness):
+    a, b, room = harness.pair()
+    for seq in (1, 0, 2):
+        harness.send(a, {"action": "chat", "room_code": room, "message": f"line {seq}", "seq": seq})
+    assert [(e["seq"], e["message"]) for e in harness.new(b)] == [(1, "line 1"), (0, "line 0"), (2, "line 2")]
+
+
+@pytest.mark.parametrize("seq", [-1, 2**31, "3", 1.5])
+def test_a_bad_sequence_number_is_refused(harness, seq):
+    a, b, room = harness.pair()
+    harness.send(a, {"action": "chat", "room_code": room, "message": "x", "seq": seq})
+    assert harness.new(a)[0]["code"] == "invalid_field" and harness.new(b) == []

@@ -91,3 +91,34 @@ def test_report_outside_a_chat_or_with_an_unknown_reason_is_refused(policy_harne
     h.send(a, {"action": "report", "reason": "spam"})
     h.send(a, {"action": "report", "reason": "boring"})
     assert [e["code"] for e in h.new(a)] == ["not_in_room", "invalid_field"]
+
+
+def test_a_ban_ends_every_open_socket_of_the_address_and_tells_their_strangers(policy_harness, redis_client, keys, clock):
+    h = policy_harness
+    offender_ip = "203.0.113.77"
+    waiting = h.connect(ip=offender_ip)  # another tab of the offender, looking for someone
+    chatting, bystander, room = _pair_from(h, offender_ip, "198.51.100.90")  # and a third, mid-chat
+    h.send(waiting, {"action": "register", "interests": ["knitting"]})  # nobody else shares it
+    h.new(waiting)
+    for i in range(3):
+        reporter, offender, _ = _pair_from(h, f"198.51.100.{60 + i}", offender_ip)
+        h.send(reporter, {"action": "report", "reason": "harassment"})
+        clock.advance(1)
+    for sock in (waiting, chatting, offender):
+        assert h.received(sock)[-1]["event"] == "banned" and sock in h.sender.closed
+    assert h.new(bystander) == [{"event": "peer-disconnected", "room_code": room, "message": "Stranger has disconnected"}]
+    state = invariants.check(redis_client, keys)
+    assert not {waiting, chatting, offender} & (set(state["conns"]) | set(state["seats"]) | set(state["queue"]))
+    assert redis_client.hget(keys.ipsocks, offender_ip) is None and redis_client.hget(keys.ipconns, offender_ip) is None
+
+
+def test_every_action_from_a_banned_address_is_refused_and_its_socket_closed(policy_harness, redis_client, keys, clock):
+    h = policy_harness
+    a = h.connect(ip="203.0.113.78")
+    redis_client.zadd(keys.bans, {"203.0.113.78": clock() + 60_000})  # banned while its socket is open
+    redis_client.expire(keys.bans, 60)
+    h.send(a, {"action": "register"})
+    [refusal] = h.new(a)
+    assert refusal["event"] == "error" and refusal["code"] == "banned"
+    assert h.sender.closed == [a]
+    assert invariants.check(redis_client, keys)["queue"] == []
