@@ -1,5 +1,6 @@
 // One room on the page: entering it, its video, the stranger typing, dropping out and back, leaving.
 
+import { ChatOrder } from './chatorder.js';
 import { INTERESTS_MAX, listInWords, normaliseTag } from './interests.js';
 import { Room } from './room.js';
 import { app, chat, gate, peerName, send, setPhase } from './state.js';
@@ -13,10 +14,16 @@ const NO_VIDEO_AFTER_MS = 4_000;
 
 export const typingIndicator = new TypingIndicator(ui.el.typing, ui.el.typingText);
 export const typingNotifier = new TypingNotifier(() => app.room !== null && send({ action: 'typing', room_code: app.room.code }));
+// The stranger's lines, in the order they sent them.
+const incoming = new ChatOrder(({ name, text }) => {
+  typingIndicator.messageArrived();
+  chat.message('peer', name, text);
+});
 
 /** Enter a room from `matched` (a new stranger) or `resumed` (the same one, after a drop). */
 export function enterRoom(event, { resumed = false } = {}) {
   if (app.room) endRoom();
+  incoming.enter(event.room_code); // a resumed room keeps counting the stranger's lines
   const name = event.peer?.name || 'Stranger';
   // `resumed` does not repeat them: they are the ones the dropped room had.
   const common = resumed ? app.resume?.interests ?? [] : commonInterests(event.interests);
@@ -67,6 +74,7 @@ function commonInterests(list) {
 
 /** Leave the room on the page (the caller tells the server, or the server told us). */
 export function endRoom() {
+  incoming.flush(); // lines still waiting for a gap belong above whatever ends the room
   if (app.room) {
     gate.leave(app.room.code);
     app.room.close();
@@ -140,6 +148,11 @@ export function peerLeft() {
   chat.system(`${name} left the chat.`);
   ui.setStatus('Stranger disconnected. Press Next or Esc to meet someone new.', 'warn');
   ui.setRemoteLabel('Stranger', 'Stranger disconnected.');
+}
+
+/** A line from the stranger in the current room. */
+export function peerChat(event) {
+  incoming.add(event.seq, { name: String(event.sender || peerName()), text: String(event.message ?? '') });
 }
 
 /** The stranger sent `typing`. */

@@ -1,11 +1,12 @@
 // The session: the state machine that ties the server's events, the rooms, the chat and the page.
 // The shared state is in state.js, one room's life on the page in rooms.js, reports in reporting.js.
 
+import { LineNumbers } from './chatorder.js';
 import { loadConfig } from './config.js';
 import { InterestsField, listInWords } from './interests.js';
 import { openLocalMedia, stopStream } from './media.js';
 import { forgetReport, reportConfirmed } from './reporting.js';
-import { endRoom, enterRoom, peerAway, peerBack, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
+import { endRoom, enterRoom, peerAway, peerBack, peerChat, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
 import { Signalling, backoffDelay } from './signalling.js';
 import { app, chat, gate, peerName, send, setPhase } from './state.js';
 import * as ui from './ui.js';
@@ -15,6 +16,12 @@ const LEAVE_GRACE_MS = 2_000;
 const NAME_MAX = 32;
 // An error `peer_reconnecting` this soon after a chat message is taken to be about it.
 const CHAT_ANSWER_MS = 5_000;
+// The same words for the `banned` event and for an `error` with code `banned`.
+const BANNED_TEXT = 'Your address was reported by several people and is banned for a while. Try again later.';
+const STILL_BANNED_TEXT = 'Could not connect: your address may still be banned. Try again later.';
+
+// The `seq` of each line we send: 0, 1, 2, … per room (see chatorder.js).
+const lineNumbers = new LineNumbers();
 
 const interestsField = new InterestsField({
   box: ui.el.interestsBox,
@@ -63,6 +70,16 @@ export async function start() {
 
 export function stop() {
   if (app.phase === 'idle') return;
+  const wasInRoom = goIdle();
+  ui.setStatus('Stopped. Press Start to meet someone new.', 'idle');
+  if (wasInRoom) chat.system('You left the chat.');
+  // Say goodbye so the stranger hears at once, then close: a stopped page holds no socket.
+  if (send({ action: 'leave' })) app.leaveTimer = setTimeout(closeSocket, LEAVE_GRACE_MS);
+  else closeSocket();
+}
+
+// Leave any room, forget what would bring us back, release the camera. True if we were in a room.
+function goIdle() {
   const wasInRoom = app.room !== null;
   endRoom();
   app.resume = null;
@@ -74,11 +91,20 @@ export function stop() {
   app.localStream = null;
   ui.showLocal(null, '');
   ui.setRemoteLabel('Stranger', 'Press Start to meet someone.');
-  ui.setStatus('Stopped. Press Start to meet someone new.', 'idle');
-  if (wasInRoom) chat.system('You left the chat.');
-  // Say goodbye so the stranger hears at once, then close: a stopped page holds no socket.
-  if (send({ action: 'leave' })) app.leaveTimer = setTimeout(closeSocket, LEAVE_GRACE_MS);
-  else closeSocket();
+  return wasInRoom;
+}
+
+// The server banned our address (the `banned` event, or an `error` with code `banned` for
+// anything this address does) and closes the socket. Every new socket from here is refused
+// until the ban ends, so the page stops instead of reconnecting; Start tries once more.
+function banned(text = BANNED_TEXT) {
+  app.banned = true;
+  clearTimeout(app.leaveTimer);
+  app.signalling?.close(); // no reconnecting: it would only be refused
+  if (app.phase === 'idle') return; // told twice (the event and an error), or after Stop
+  goIdle();
+  ui.setStatus(text, 'error');
+  chat.system(text);
 }
 
 function closeSocket() {
@@ -155,10 +181,7 @@ const handlers = {
     inRoom(event, () => app.room.signal(event.type, event.data));
   },
   chat(event) {
-    inRoom(event, () => {
-      typingIndicator.messageArrived();
-      chat.message('peer', String(event.sender || peerName()), String(event.message ?? ''));
-    });
+    inRoom(event, peerChat); // in the order the stranger sent their lines, by `seq`
   },
   typing(event) {
     inRoom(event, peerTyping);
@@ -171,7 +194,10 @@ const handlers = {
     inRoom(event, peerBack);
   },
   'peer-disconnected'(event) {
-    inRoom(event, peerLeft);
+    inRoom(event, () => {
+      peerLeft();
+      if (app.lastChat?.room === event.room_code && app.lastChat.refused) notDelivered();
+    });
   },
   left() {
     if (app.phase === 'idle') closeSocket();
@@ -179,11 +205,17 @@ const handlers = {
     else if (app.phase === 'searching') search();
   },
   pong() {},
+  banned() {
+    banned();
+  },
   error: onServerError,
 };
 
-function onServerError({ code, message, retry_after_ms: retryAfterMs }) {
+function onServerError({ code, message, action, retry_after_ms: retryAfterMs }) {
   switch (code) {
+    case 'banned':
+      banned();
+      break;
     case 'not_connected':
       // The server lost our connection record, and with it any room: a fresh socket and a
       // new registration fix it.
@@ -223,11 +255,34 @@ function onServerError({ code, message, retry_after_ms: retryAfterMs }) {
       if (app.phase === 'room') chat.system(`Not sent: ${message}`);
       else console.warn('Server rejected a message:', code, message);
       break;
+    case 'wrong_room':
+    case 'not_in_room':
+      // A race, not a mistake: the room ended (Next, or the stranger left) while our frame was
+      // on its way. For `typing` or a signal that means nothing; a chat line did not arrive.
+      if (action === 'chat') chatRefused();
+      else console.debug('Server error', code, message, action);
+      break;
     default:
-      // wrong_room, not_in_room, not_joined, wrong_role: answers to signals of a room that
-      // already ended. Nothing to do.
-      console.debug('Server error', code, message);
+      // not_joined, wrong_role: answers to signals of a room that already ended. Nothing to do.
+      console.debug('Server error', code, message, action);
   }
+}
+
+// The server refused a chat line because its room had ended. When the line was our last one,
+// sent a moment ago to a room we have left, say once that it did not reach that stranger. When
+// the page still shows that room, the room's end is on its way: the note follows it.
+function chatRefused() {
+  const last = app.lastChat;
+  if (last === null || last.refused || performance.now() - last.at > CHAT_ANSWER_MS) return;
+  last.refused = true;
+  if (app.room?.code !== last.room) notDelivered();
+}
+
+function notDelivered() {
+  const last = app.lastChat;
+  if (last === null || last.told) return;
+  last.told = true;
+  chat.system(`Your last message was not delivered: the chat with ${last.peerName} had already ended.`);
 }
 
 function slowDown(retryAfterMs) {
@@ -265,6 +320,7 @@ function createSignalling(config) {
 }
 
 function onSocketOpen() {
+  app.banned = false; // a socket opened: whatever ban there was is over
   if (app.phase !== 'connecting' && app.phase !== 'reconnecting') return;
   if (app.resume) {
     // Take our seat back within the server's grace period; `invalid_token` if it is gone.
@@ -280,6 +336,11 @@ function onSocketOpen() {
 
 function onSocketClosed({ retryInMs }) {
   if (app.phase === 'idle' || retryInMs === null) return;
+  if (app.banned && app.phase === 'connecting') {
+    // Start after a ban, and the new socket was refused (browsers hide the 403): still banned.
+    banned(STILL_BANNED_TEXT);
+    return;
+  }
   // The server keeps our seat for a short grace period: remember how to claim it back.
   if (app.room) {
     const { token, interests } = app.room;
@@ -300,18 +361,21 @@ function onSocketClosed({ retryInMs }) {
 
 /** Send a chat message typed by the user; true when it went out (the input may be cleared). */
 export function sendChat(text) {
-  if (app.phase !== 'room' || !text.trim()) return false;
+  if (app.phase !== 'room' || app.room === null || !text.trim()) return false;
   const limit = app.config?.maxChatChars ?? 1000;
   if (text.length > limit) {
     chat.system(`Messages are limited to ${limit} characters.`);
     return false;
   }
-  if (!send({ action: 'chat', room_code: app.room.code, message: text })) {
+  const room = app.room.code;
+  if (!send({ action: 'chat', room_code: room, message: text, seq: lineNumbers.peek(room) })) {
     chat.system('Not sent: the connection is down.');
     return false;
   }
+  lineNumbers.advance(); // a line that did not go out leaves no gap in the stranger's count
   chat.message('me', 'You', text);
   app.chatSentAt = performance.now();
+  app.lastChat = { room, peerName: peerName(), at: app.chatSentAt, refused: false, told: false };
   typingNotifier.reset();
   return true;
 }

@@ -21,6 +21,8 @@ export const app = {
   resumeSearch: true, // whether a reconnect without a room to resume should search again
   serviceAttempt: 0,
   chatSentAt: -Infinity, // performance.now() of our last chat message
+  lastChat: null, // { room, peerName, at, refused, told } of our last chat message
+  banned: false, // the server banned our address, and no socket has opened since
   videoTimer: null,
   leaveTimer: null,
   retryTimer: null,

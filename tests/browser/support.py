@@ -202,6 +202,17 @@ def record_sent_messages(page: Page) -> list[dict[str, Any]]:
     return sent
 
 
+def record_received_events(page: Page) -> list[dict[str, Any]]:
+    """Every JSON event the page receives on its WebSockets from now on, in arrival order."""
+    received: list[dict[str, Any]] = []
+
+    def watch(socket: WebSocket) -> None:
+        socket.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    return received
+
+
 def wait_connected(page: Page, timeout_ms: float = 45_000) -> None:
     """Wait until the page's RTCPeerConnection is connected."""
     page.wait_for_function(

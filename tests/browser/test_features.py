@@ -3,6 +3,7 @@ after one page's socket is cut."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -160,7 +161,7 @@ def test_typing_indicator_shows_while_the_stranger_types_and_goes_with_their_mes
     room = b.evaluate("() => window.__rvc.room()")
     b.evaluate(
         """(room) => {
-          window.__rvc.deliver({event: 'chat', sender: 'Ana', message: 'ok', timestamp: 0});
+          window.__rvc.deliver({event: 'chat', room_code: room, sender: 'Ana', message: 'ok', timestamp: 0});
           window.__rvc.deliver({event: 'typing', room_code: room});
         }""",
         room,
@@ -233,6 +234,64 @@ def test_report_ends_the_chat_for_the_reporter_and_disconnects_the_stranger(page
     notice.get_by_role("button", name="Find someone else").click()
     status(a).to_contain_text("Looking for someone")
     expect(notice).to_be_hidden()
+
+
+BANNED = "Your address was reported by several people and is banned for a while. Try again later."
+
+
+@pytest.mark.parametrize(
+    "ban",
+    [
+        {"event": "banned", "message": "Your address was reported by several people and is banned for a while."},
+        {"event": "error", "code": "banned", "message": "This address is banned for a while.", "action": "chat"},
+    ],
+    ids=["banned-event", "banned-error"],
+)
+def test_a_ban_shows_the_ban_notice_and_the_page_does_not_reconnect(pages: Pages, ban: dict[str, str]):
+    a, b = pair(pages)
+    opened: list[object] = []
+    a.on("websocket", lambda socket: opened.append(socket))
+    a.evaluate("(event) => window.__rvc.deliver(event)", ban)
+    status(a).to_have_text(BANNED)
+    expect(a.locator("#chat-log .msg-system").last).to_have_text(BANNED)
+    assert a.evaluate("() => window.__rvc.state()") == "idle"
+    assert a.evaluate("() => window.__rvc.pc()") is None
+    expect(a.get_by_role("button", name="Start")).to_be_visible()
+    expect(a.get_by_label("Message to the stranger")).to_be_disabled()
+    assert a.evaluate("() => document.getElementById('local-video').srcObject") is None  # camera released
+    a.wait_for_timeout(3_000)  # a reconnecting page would have tried within a second
+    assert opened == []
+    status(a).to_have_text(BANNED)
+
+    # Start tries again; this ban was only the test's word, so the socket opens and Ana searches.
+    start_chat(a)
+    status(a).to_contain_text("Looking for someone")
+    assert len(opened) == 1
+
+
+@pytest.mark.gateway_options(env={"REPORT_THRESHOLD": "1"})
+def test_a_stranger_banned_by_a_report_is_told_and_their_page_stops_connecting(pages: Pages):
+    pages.allow_errors(r"WebSocket connection to .* failed")  # the banned address gets 403
+    a, b = pair(pages)
+    opened: list[object] = []
+    b.on("websocket", lambda socket: opened.append(socket))
+    a.get_by_role("button", name="Report").click()
+    a.get_by_role("dialog", name="Report Bo").get_by_role("button", name="Spam or scam").click()
+    # Both pages come from 127.0.0.1: a server that ends every socket of a banned address bans Ana too.
+    status(a).to_contain_text(re.compile("You reported Bo|banned for a while"))
+
+    status(b).to_have_text(BANNED)  # one report is enough here; the server closes Bo's socket
+    expect(b.locator("#chat-log .msg-system").last).to_have_text(BANNED)
+    assert b.evaluate("() => window.__rvc.state()") == "idle"
+    b.wait_for_timeout(3_000)
+    assert opened == []
+
+    # Start tries once; the new socket is refused, and the page says why instead of retrying.
+    start_chat(b)
+    status(b).to_have_text("Could not connect: your address may still be banned. Try again later.")
+    b.wait_for_timeout(3_000)
+    assert len(opened) == 1
+    assert b.evaluate("() => window.__rvc.state()") == "idle"
 
 
 def test_report_dialog_fits_a_phone_and_closes_when_the_stranger_leaves(pages: Pages):
