@@ -143,11 +143,14 @@ class Result:
 
 
 def _matched(details: dict[str, Any], newcomer: str) -> Pair:
-    """The pair a seek or re-match formed: the partner waited and initiates."""
-    return Pair(
-        details["partner"], details["partner_name"], newcomer, details["own_name"], details["room"],
-        details["token_partner"], details["token_own"], as_list(details.get("common")), int(details.get("waited", 0)),
-    )
+    """The pair a seek or re-match formed: the partner waited and initiates, unless the answer
+    re-announces a room in which this connection is the initiator."""
+    common, waited = as_list(details.get("common")), int(details.get("waited", 0))
+    if details.get("role") == "initiator":
+        return Pair(newcomer, details["own_name"], details["partner"], details["partner_name"], details["room"],
+                    details["token_own"], details["token_partner"], common, waited)
+    return Pair(details["partner"], details["partner_name"], newcomer, details["own_name"], details["room"],
+                details["token_partner"], details["token_own"], common, waited)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def seek_partner(ctx: Context, mode: str, name: str = "", tags: list[str] | None
         outbox.tell(Ended(result.get("left_peer"), result.get("left_room")))
         ctx.metrics.count("QueueLength", result.get("queue_length", 0) or 0, unit="Count")
     if result.pair is not None:
-        if outbox.announce(result.pair) == "matched":
+        if outbox.announce(result.pair) == "matched" and not result.get("again", False):
             ctx.metrics.count("Matches", 1)
             ctx.metrics.count("WaitTimeAtMatch", result.pair.waited_ms, unit="Milliseconds")
         return

@@ -8,14 +8,24 @@ SEEK = r"""
 -- Returns matched | queued | exists | in_room | not_connected | banned | duplicate |
 -- rate_limited with {left_peer, left_room, partner, partner_name, own_name, room,
 -- token_partner, token_own, common, waited, queue_length}.
--- left_* name the room `next` ended ('' if none); its other member must be told.
+-- left_* name the room `next` ended ('' if none); its other member must be told. A register
+-- from a seat that never joined its room answers matched again for that room (again = true).
 local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local me, reply = begin(cid, 'seek')
 if not me then return reply end
 local out = {left_peer = '', left_room = ''}
 local seat = seat_of(cid)
+if seat and mode ~= 'next' then
+  local peer_seat = seat_of(seat.peer)
+  if seat.joined == 1 or not peer_seat or peer_seat.held then return refuse(cid, 'in_room') end
+  -- Seated but never joined: this connection may never have heard of its room (the reply to
+  -- its register was lost). Asking again learns what happened: both are told once more.
+  out.partner, out.partner_name, out.own_name = seat.peer, name_of(conn_of(seat.peer)), name_of(me)
+  out.room, out.role, out.token_partner, out.token_own = seat.room, seat.role, peer_seat.token, seat.token
+  out.common, out.waited, out.again = common_tags(conn_of(seat.peer), me), 0, true
+  return finish('matched', out)
+end
 if seat then
-  if mode ~= 'next' then return refuse(cid, 'in_room') end
   out.left_room = seat.room
   out.left_peer = end_room(cid, seat)
 end

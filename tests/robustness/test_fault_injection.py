@@ -262,3 +262,30 @@ def test_the_sweep_finishes_its_pass_when_a_post_fails_and_a_waiter_vanishes(val
     assert len(told) == 2 and state["seats"][told[0]]["peer"] == told[1]
     assert state["queue"] == [cid for cid in looking if cid not in told]
     assert state["seats"][cids[4]]["peer"] == cids[5], "a room both joined was ended"
+
+
+def test_a_register_whose_every_reply_was_lost_is_learnt_by_asking_again(valkey, admin):
+    """The page retries a register answered `unavailable`: if it did run, both strangers are told."""
+    with ReplyDroppingProxy(valkey.port) as proxy:
+        h = harness_on(f"redis://127.0.0.1:{proxy.port}/0")
+        waiter, newcomer = h.connect(), h.connect()
+        h.send(waiter, {"action": "register"})
+        proxy.drop_all = True
+        h.send(newcomer, {"action": "register"})
+        proxy.drop_all = False
+        assert kinds(h.new(newcomer)) == [UNAVAILABLE] and kinds(h.new(waiter)) == ["queued"]
+        h.send(newcomer, {"action": "register"})
+    to_waiter, to_newcomer = h.new(waiter), h.new(newcomer)
+    assert kinds(to_waiter) == ["matched"] and kinds(to_newcomer) == ["matched"]
+    assert to_waiter[0]["room_code"] == to_newcomer[0]["room_code"]
+    assert to_waiter[0]["initiator"] is True and to_newcomer[0]["initiator"] is False
+    state = invariants.check(admin, Keys())
+    assert state["seats"][waiter]["room"] == to_waiter[0]["room_code"]
+    assert state["seats"][waiter]["token"] == to_waiter[0]["resume_token"]
+
+
+def test_a_second_register_after_joining_is_still_refused_as_in_room(valkey):
+    h = harness_on(valkey.url)
+    a, b, room = h.pair(join=True)
+    h.send(b, {"action": "register"})
+    assert kinds(h.new(b)) == ["in_room"] and h.new(a) == []
