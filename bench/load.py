@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.common import APP_ENV, PROJECT_DIR, Progress, Quiet, summary_ms, task
+from chalicelib.keys import CALL_PREFIX
 from localdev.redis_server import _die_with_parent
 
 OFFER_SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
@@ -53,8 +54,11 @@ OFFER_SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r
 # minute's per-address connection counter (it expires with the minute). ``recent`` (no-repeat
 # pairs) may hold entries whose period is over; the next sweep tick trims them.
 ALLOWED_LEFTOVER = {"msgs", "meta", "matches"}
-ALLOWED_PREFIXES = ("iprate:",)
-PER_USER_KEYS = ("alive", "conns", "queue", "seats", "rooms", "tokens", "held", "buckets", "ipconns")
+# Per-minute counters, and the answers of the last calls, kept a few seconds so a retried copy
+# replays them: they are about calls, not people.
+ALLOWED_PREFIXES = ("iprate:", CALL_PREFIX)
+PER_USER_KEYS = ("alive", "conns", "queue", "seats", "rooms", "tokens", "held", "buckets", "ipconns", "ipsocks",
+                 "fresh")
 
 
 def raise_fd_limit(wanted: int) -> int:

@@ -33,7 +33,7 @@ key                            type   contents
                                       them all)
 ``{p}:fresh``                  ZSET   room -> when it must have been joined by both; a room
                                       whose announcement was lost is ended by the sweep then
-``{p}:call:<id>``              STR    one script call's answer, for a few seconds: a retried
+``{p}:call:<id>``              STR    one script call's answer, for seconds: a retried
                                       copy of the call replays it instead of acting twice
 ``{p}:lock:sweep``             STR    token of the sweep currently running
 =============================  =====  ===========================================================

@@ -74,7 +74,7 @@ class Policy:
     report_window_ms: int = 3_600_000
     ban_ms: int = 86_400_000
     block_ms: int = 86_400_000
-    call_ms: int = 15_000  # how long a call's answer is kept for a retried copy to replay
+    call_ms: int = 5_000  # how long a call's answer is kept for a retried copy to replay
     announce_ms: int = 8_000  # by then both members of a new room have joined it, or it ends
 
     def to_json(self) -> str:

@@ -66,8 +66,9 @@ def test_burst_everyone_matched_and_every_message_delivered_once(burst: dict[str
     assert burst["received_by_event"]["matched"] == 2 * burst["matches"]
     assert burst["received_by_event"]["verified"] == 2 * burst["matches"]
     assert burst["redis_after"]["clean"], burst["redis_after"]
-    for key in burst["redis_after"]["keys"]:  # nothing that names a connection
-        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matches", "iprate", "recent"}, key
+    for key in burst["redis_after"]["keys"]:  # nothing that names a connection, but for seconds
+        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matches", "iprate", "recent", "call"}, key
+        assert not key.startswith("{rvc}:call:") or burst["redis_after"]["ttl_s"][key] <= 5, key
 
 
 def test_steady_arrivals_in_threads_mode(server: RedisServer) -> None:

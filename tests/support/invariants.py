@@ -45,9 +45,9 @@ def check(client: Any, keys: Keys) -> dict[str, Any]:
             assert cid not in state["conns"] and cid not in state["alive"], f"held {cid} is still connected"
     longer = {keys.bans, keys.blocked, keys.reports}  # about IPs: as long as the ban or block
     for key in client.scan_iter(match=f"{keys.tag}:*", count=1000):  # every key, not only the known names
-        ttl = client.ttl(key)
-        assert ttl > 0 or ttl == -2, f"{key} has no TTL"  # -2: it expired since the scan saw it
-        assert key in longer or ttl <= CAP_SECONDS, f"{key} has TTL {ttl}"
+        ttl_ms = client.pttl(key)
+        assert ttl_ms > 0 or ttl_ms == -2, f"{key} has no TTL"  # -2: it expired since the scan saw it
+        assert key in longer or ttl_ms <= CAP_SECONDS * 1000, f"{key} has TTL {ttl_ms} ms"
     return state
 
 
