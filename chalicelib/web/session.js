@@ -168,6 +168,9 @@ const handlers = {
   },
   matched(event) {
     if (app.phase === 'idle') return; // Stop was pressed; our `leave` ends this room
+    // The server announces a room again when we ask while never having joined it (the answer
+    // to our register was lost); we may have heard of it after all: keep the call going.
+    if (app.room?.code === event.room_code) return;
     enter(event);
   },
   resumed(event) {

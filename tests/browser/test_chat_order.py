@@ -267,3 +267,15 @@ def test_a_line_the_server_refused_leaves_a_gap_the_stranger_skips_after_about_a
     expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["one", "two", "three", "five"])
     assert [m["seq"] for m in chats(sent)] == [0, 1, 2, 3, 4]
     assert sorted(e["seq"] for e in chats(received, "event")) == [0, 1, 2, 4]  # 3 never came
+
+
+def test_a_room_announced_again_leaves_the_chat_on_the_page_as_it_was(pages: Pages):
+    page = in_a_room_with_eve(pages)
+    deliver(page, [0])
+    page.evaluate(
+        """(code) => window.__rvc.deliver({event: 'matched', room_code: code, initiator: false,
+                                          peer: {name: 'Eve'}, ice_servers: []})""",
+        ROOM,
+    )
+    status(page).to_contain_text("Connected to Eve")
+    assert chat_texts(page, "peer") == lines(0), "the chat was restarted by a repeated announcement"
