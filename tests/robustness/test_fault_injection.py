@@ -289,3 +289,25 @@ def test_a_second_register_after_joining_is_still_refused_as_in_room(valkey):
     a, b, room = h.pair(join=True)
     h.send(b, {"action": "register"})
     assert kinds(h.new(b)) == ["in_room"] and h.new(a) == []
+
+
+def test_a_requeue_the_sweep_makes_on_someones_behalf_takes_no_rate_token(valkey, admin):
+    clock = FakeClock()
+    rates = {"RATE_LIMITS": '{"seek": [3, 0.001]}'}  # three registers, then none for a long while
+    h = vanishing_harness(valkey.url, clock, INTEREST_FALLBACK_SECONDS="10", **rates)
+    waiter, other = h.connect(), h.connect()
+    h.send(waiter, {"action": "register", "interests": ["chess"]})
+    clock.advance(0.001)
+    for _ in range(3):  # the other spends every seek token it has
+        h.send(other, {"action": "register", "interests": ["music"]})
+    assert kinds(h.new(other)) == ["queued", "queued", "queued"]
+    bucket = admin.hget(Keys().buckets, f"{other}:seek")
+    h.sender.vanish.add(waiter)  # the sweep pairs them at the fallback; the waiter is gone
+    clock.advance(11)
+    h.send(other, {"action": "ping"})
+    stats = sweep.run(h.service, clock=clock, window_seconds=0)
+    assert stats.failed == 0
+    # (The waiter's $disconnect speaks first of the room, which the other's page never knew.)
+    assert kinds(h.new(other)) == ["pong", "peer-disconnected", "queued"], "the requeue was refused as rate_limited"
+    assert admin.hget(Keys().buckets, f"{other}:seek") == bucket
+    assert invariants.check(admin, Keys())["queue"] == [other]
