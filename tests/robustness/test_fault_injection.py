@@ -22,8 +22,9 @@ from chalicelib.keys import Keys
 from chalicelib.service import build
 from localdev.redis_server import RedisServer
 from tests.support import invariants
-from tests.support.faults import ReplyDroppingProxy, paused
+from tests.support.faults import paused
 from tests.support.harness import FakeClock, Harness, RecordingSender
+from tests.support.latency_proxy import LatencyProxy
 from tests.support.policies import RELAXED
 
 TIMEOUT = 0.5  # seconds; the fence is half of it
@@ -113,7 +114,7 @@ def test_sockets_refused_while_redis_is_paused_are_never_recorded_later(valkey, 
 
 
 def test_a_reply_lost_on_the_wire_is_replayed_by_the_retry_instead_of_acting_twice(valkey, admin):
-    with ReplyDroppingProxy(valkey.port) as proxy:
+    with LatencyProxy(valkey.port) as proxy:
         h = harness_on(f"redis://127.0.0.1:{proxy.port}/0")
         waiter, newcomer = h.connect(), h.connect()
         h.send(waiter, {"action": "register"})
@@ -129,7 +130,7 @@ def test_a_reply_lost_on_the_wire_is_replayed_by_the_retry_instead_of_acting_twi
 
 def test_a_match_whose_every_reply_was_lost_is_ended_by_the_sweep_and_both_strangers_are_paired_again(valkey, admin):
     clock = FakeClock()
-    with ReplyDroppingProxy(valkey.port) as proxy:
+    with LatencyProxy(valkey.port) as proxy:
         h = harness_on(f"redis://127.0.0.1:{proxy.port}/0", clock, ANNOUNCE_SECONDS="8")
         waiter, newcomer = h.connect(), h.connect()
         h.send(waiter, {"action": "register"})
@@ -266,7 +267,7 @@ def test_the_sweep_finishes_its_pass_when_a_post_fails_and_a_waiter_vanishes(val
 
 def test_a_register_whose_every_reply_was_lost_is_learnt_by_asking_again(valkey, admin):
     """The page retries a register answered `unavailable`: if it did run, both strangers are told."""
-    with ReplyDroppingProxy(valkey.port) as proxy:
+    with LatencyProxy(valkey.port) as proxy:
         h = harness_on(f"redis://127.0.0.1:{proxy.port}/0")
         waiter, newcomer = h.connect(), h.connect()
         h.send(waiter, {"action": "register"})

@@ -1,4 +1,5 @@
-"""A TCP proxy on loopback that delays every chunk of bytes, to run handlers against a slow Redis."""
+"""A TCP proxy on loopback in front of Redis that can slow every chunk of bytes down, or lose
+replies on the wire: commands still reach the server and run, their answers never come back."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ import threading
 
 
 class LatencyProxy:
-    def __init__(self, target_port: int, delay: float, host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, delay: float = 0.0, host: str = "127.0.0.1") -> None:
         self.target_port = target_port
         self.delay = delay
         self.host = host
         self.port = 0
         self.delayed_chunks = 0
+        self.swallowed = 0  # replies lost on purpose
+        self.drop_all = False  # lose every reply, on new connections too
+        self._doomed: set[int] = set()
+        self._open: set[int] = set()
+        self._count = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def drop_replies_on_open_connections(self) -> None:
+        """Lose every reply on the connections open now. redis-py then times out, drops that
+        socket and retries on a new one, whose replies pass."""
+        self._doomed |= self._open
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -27,11 +38,15 @@ class LatencyProxy:
         server.close()
         self._loop.run_until_complete(server.wait_closed())
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies_of: int = 0) -> None:
         try:
             while chunk := await reader.read(65536):
-                await asyncio.sleep(self.delay)
-                self.delayed_chunks += 1
+                if replies_of and (self.drop_all or replies_of in self._doomed):
+                    self.swallowed += 1
+                    continue
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                    self.delayed_chunks += 1
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -45,7 +60,13 @@ class LatencyProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._count += 1
+        conn = self._count  # not id(writer): ids of closed writers are reused
+        self._open.add(conn)
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer, replies_of=conn))
+        finally:
+            self._open.discard(conn)
 
     def __enter__(self) -> LatencyProxy:
         self._thread.start()
