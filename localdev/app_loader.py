@@ -21,7 +21,7 @@ from typing import Any
 
 from chalice.app import Chalice, ScheduledEventConfig
 from chalice.config import Config
-from chalice.constants import DEFAULT_APIGATEWAY_STAGE_NAME
+from chalice.constants import DEFAULT_APIGATEWAY_STAGE_NAME, DEFAULT_LAMBDA_MEMORY_SIZE, DEFAULT_LAMBDA_TIMEOUT
 from chalice.deploy.validate import validate_feature_flags
 from chalice.local import LambdaContext, LocalChalice, LocalGateway
 
@@ -30,10 +30,10 @@ from localdev.events import LOCAL_ACCOUNT_ID
 log = logging.getLogger("localdev")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
-# Chalice's own names for the three WebSocket Lambda functions (chalice/deploy/appgraph.py).
+# Chalice's own names for the three WebSocket Lambda functions (chalice/deploy/appgraph.py): every
+# route other than $connect and $disconnect shares the one "websocket_message" function. These are
+# also the keys of stages.<stage>.lambda_functions in .chalice/config.json.
 _WS_FUNCTION_NAMES = {"$connect": "websocket_connect", "$disconnect": "websocket_disconnect"}
-_DEFAULT_TIMEOUT_S = 60  # Chalice's default lambda_timeout
-_DEFAULT_MEMORY_MB = 128
 
 
 class LoadError(RuntimeError):
@@ -75,6 +75,27 @@ class LoadedApp:
     rest: LocalGateway
     has_rest_routes: bool
     unsupported: list[str] = field(default_factory=list)
+
+
+def function_limits(config: Config, function_name: str) -> tuple[int, int]:
+    """The (timeout in s, memory in MB) that ``chalice deploy`` gives the function ``function_name``.
+
+    Chalice scopes its config to each function before reading these two values
+    (``Config.scope`` in chalice/deploy/appgraph.py), so the lookup order is Chalice's own:
+    ``stages.<stage>.lambda_functions.<name>``, then ``stages.<stage>``, then the top-level
+    ``lambda_functions.<name>``, then the top level, then Chalice's defaults (60 s, 128 MB). Reading
+    the unscoped config instead loses the per-function values: the sweep, given 60 s because it
+    runs for ~50 s on purpose, was reported every minute as over the stage's 10 s.
+    ``function_name`` is Chalice's name for it: ``websocket_connect``, ``websocket_message``,
+    ``websocket_disconnect``, ``api_handler``, or a schedule's Python function name.
+    """
+    scoped = config.scope(config.chalice_stage, function_name)
+    timeout = scoped.lambda_timeout
+    memory = scoped.lambda_memory_size
+    return (
+        int(DEFAULT_LAMBDA_TIMEOUT if timeout is None else timeout),
+        int(DEFAULT_LAMBDA_MEMORY_SIZE if memory is None else memory),
+    )
 
 
 def _read_config(app_dir: Path) -> dict[str, Any]:
@@ -186,12 +207,13 @@ def load_app(
     app_name = config.app_name or app.app_name
 
     def function(name: str, handler_string: str) -> Function:
+        timeout_s, memory_mb = function_limits(config, name)
         return Function(
             name=f"{app_name}-{chalice_stage}-{name}",
             handler_string=handler_string,
             entry_point=_resolve(handler_string),
-            timeout_s=int(config.lambda_timeout or _DEFAULT_TIMEOUT_S),
-            memory_mb=int(config.lambda_memory_size or _DEFAULT_MEMORY_MB),
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
             region=region,
         )
 

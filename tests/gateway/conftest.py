@@ -42,14 +42,20 @@ def store(gateway_redis_url: str) -> Iterator[Any]:
 
 
 def _wait_until_every_connection_ended(client: Any, timeout: float = 5.0) -> None:
-    """Let the $disconnect of a test's last sockets land before the next test's flush."""
+    """Let the $disconnect of a test's last sockets land before the next test's flush.
+
+    A connection has ended when the echo app's $disconnect made its last write, the push onto
+    ``disconnected``. Its recorded DISCONNECT event comes a moment earlier, so flushing on that
+    let the push land in the next test's database under load.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        disconnected = set(client.lrange("disconnected", 0, -1))
         open_ids = []
         for key in client.keys("events:*"):
             events = [json.loads(e) for e in client.lrange(key, 0, -1)]
             accepted = not (events[0].get("queryStringParameters") or {}).get("reject")
-            if accepted and events[-1]["requestContext"]["eventType"] != "DISCONNECT":
+            if accepted and key.removeprefix("events:") not in disconnected:
                 open_ids.append(key)
         if not open_ids:
             return

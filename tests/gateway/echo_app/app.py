@@ -26,7 +26,16 @@ REPLY_PREFIX = "echo"  # tests edit this line to check reloading
 
 
 def record(event: WebsocketEvent) -> None:
+    # Limits first: tests take the recorded event as the sign a handler is done with Redis, and
+    # $disconnect's "disconnected" push must follow it closely (tests/gateway/conftest.py).
+    note_limits(event.context)
     store.rpush(f"events:{event.connection_id}", json.dumps(event.to_dict()))
+
+
+def note_limits(context: Any) -> None:
+    """Keep what Lambda told this function about itself, so tests see per-function limits."""
+    limits = {"memory_mb": int(context.memory_limit_in_mb), "remaining_ms": context.get_remaining_time_in_millis()}
+    store.hset("lambda_limits", context.function_name, json.dumps(limits))
 
 
 def reply(connection_id: str, payload: dict[str, Any]) -> None:
@@ -37,6 +46,8 @@ def reply(connection_id: str, payload: dict[str, Any]) -> None:
 def connect(event: WebsocketEvent) -> dict[str, Any]:
     record(event)
     query = event.to_dict().get("queryStringParameters") or {}
+    if "sleep" in query:
+        time.sleep(float(query["sleep"]))
     if "reject" in query:
         return {"statusCode": int(query["reject"]), "body": "rejected by $connect"}
     return {"statusCode": 200}
@@ -91,6 +102,7 @@ def disconnect(event: WebsocketEvent) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep(event: CloudWatchEvent) -> None:
     store.rpush("schedule", json.dumps(event.to_dict()))
+    note_limits(event.context)
 
 
 @app.route("/hello")
