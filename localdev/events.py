@@ -157,10 +157,17 @@ def scheduled_event(region: str, rule_name: str) -> Event:
 
 
 def body_action(body: str) -> str | None:
-    """The ``action`` field of a JSON object body, else None (non-JSON, arrays, non-strings)."""
+    """The ``action`` field of a JSON object body, else None (non-JSON, arrays, non-strings).
+
+    Never raises: route selection runs on the socket's read loop, so an exception here would
+    drop the connection, where API Gateway, unable to select a route, hands the frame to
+    ``$default`` and lets the app answer it. ``json`` raises RecursionError, not ValueError, for a
+    frame nested ~1,000 levels deep (2 KB is enough), and anything else it might raise (a
+    MemoryError on a huge number, say) is treated the same way: no action.
+    """
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except Exception:  # ValueError, RecursionError, ...: all mean "no action to route on"
         return None
     action = parsed.get("action") if isinstance(parsed, dict) else None
     return action if isinstance(action, str) else None

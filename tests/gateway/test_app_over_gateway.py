@@ -14,7 +14,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 
+from chalicelib import protocol
 from chalicelib.config import load_settings
+from chalicelib.errors import ClientError
 from chalicelib.keys import Keys
 from localdev.redis_server import free_port
 from tests.gateway.clients import abort, connect, nothing_received, recv_json, send, wait_for
@@ -158,6 +160,39 @@ def test_a_message_over_128_kb_closes_only_that_socket_and_the_peer_is_told(
         assert recv_json(bob) == gone_event(room)
         send(bob, {"action": "ping"})
         assert recv_json(bob) == {"event": "pong"}
+
+
+DEEPLY_NESTED = {
+    "object": '{"a":' * 1000 + "1" + "}" * 1000,
+    "array": "[" * 1000 + "]" * 1000,
+    "action_beside_it": '{"action": "ping", "x": ' + "[" * 1000 + "]" * 1000 + "}",
+}
+
+
+def app_error_code(frame: str) -> str:
+    """The code the app's own parser gives a frame; the gateway must let the app answer it."""
+    try:
+        protocol.parse(frame, load_settings(os.environ).max_message_bytes)
+    except ClientError as exc:
+        return exc.code
+    raise AssertionError("the app accepts this frame")
+
+
+@pytest.mark.parametrize("frame", DEEPLY_NESTED.values(), ids=DEEPLY_NESTED.keys())
+def test_a_deeply_nested_frame_gets_the_apps_one_error_and_the_socket_stays_open(
+    app_gateway: GatewayProcess, app_store: Any, frame: str
+) -> None:
+    # Too deep for the gateway's json to select a route: API Gateway hands such a frame to
+    # $default, and the app answers it, where the gateway used to drop the socket.
+    logged_before = len(app_gateway.output())
+    with connect(app_gateway.ws_url) as ws:
+        ws.send(frame)
+        error = recv_json(ws)
+        assert (error["event"], error["code"]) == ("error", app_error_code(frame))
+        assert nothing_received(ws)
+        send(ws, {"action": "ping"})
+        assert recv_json(ws) == {"event": "pong"}
+    assert "Traceback" not in app_gateway.output()[logged_before:]
 
 
 def test_connect_is_refused_with_the_apps_503_when_redis_is_unreachable() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from localdev.events import new_connection_id, request_time, select_route
+from localdev.events import body_action, new_connection_id, request_time, select_route
 from localdev.schedules import parse
 
 ROUTES = frozenset({"$connect", "$disconnect", "$default", "sendmessage"})
@@ -32,6 +32,22 @@ def at(text: str) -> float:
 )
 def test_route_is_the_body_action_when_a_route_has_that_key_else_default(body: str, route: str) -> None:
     assert select_route(body, ROUTES) == route
+
+
+# About 1,000 levels in 2-6 KB: deeper than Python's json module can parse (it raises RecursionError).
+DEEPLY_NESTED = {
+    "object": '{"a":' * 1000 + "1" + "}" * 1000,
+    "array": "[" * 1000 + "]" * 1000,
+    "action_beside_it": '{"action": "sendmessage", "x": ' + "[" * 1000 + "]" * 1000 + "}",
+    "unclosed": "[" * 100_000,
+}
+
+
+@pytest.mark.parametrize("body", DEEPLY_NESTED.values(), ids=DEEPLY_NESTED.keys())
+def test_a_frame_too_deep_to_parse_goes_to_default_instead_of_raising(body: str) -> None:
+    assert body_action(body) is None
+    assert select_route(body, ROUTES) == "$default"
+    assert select_route(body, frozenset({"sendmessage"})) is None  # no $default: Forbidden, still no raise
 
 
 def test_without_a_default_route_an_unmatched_message_has_no_route() -> None:
