@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--processes", type=int, default=_env("processes", 0, int),
                    help="run WebSocket and schedule handlers in N worker processes, each importing the app "
                         "once, like N warm Lambda containers (default 0: threads in this process)")
+    p.add_argument("--per-connection", type=int, default=_env("per_connection", 4, int),
+                   help="invocations of one connection that may run at once; the rest wait in its own queue, "
+                        "served round-robin with other connections' (default 4)")
     p.add_argument("--serial", action="store_true", default=_env("serial", False, _flag),
                    help="run one connection's messages one at a time (AWS does not; default off)")
     p.add_argument("--max-message-bytes", type=int, default=_env("max_message_bytes", AWS_MAX_MESSAGE_BYTES, int),
@@ -82,11 +85,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     a = p.parse_args(argv)
     if a.processes < 0:
         p.error("--processes must be 0 or more")
+    if a.workers < 1:
+        p.error("--workers must be 1 or more")
+    if a.per_connection < 1:
+        p.error("--per-connection must be 1 or more")
     configure_logging(a.verbose, events=not a.quiet)
     return Settings(
         app_dir=a.app_dir.resolve(), host=a.host, port=a.port, chalice_stage=a.stage, api_stage=a.api_stage,
         ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, processes=a.processes,
-        serial_per_connection=a.serial,
+        per_connection=a.per_connection, serial_per_connection=a.serial,
         max_message_bytes=a.max_message_bytes, idle_timeout_s=a.idle_timeout,
         max_connection_s=a.max_connection_seconds, disconnect_loss=a.disconnect_loss,
         schedule_interval_s=a.schedule_interval, schedules=not a.no_schedules, reload=not a.no_reload, quiet=a.quiet,
@@ -99,6 +106,9 @@ def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
     schedules = ", ".join(f"{x.function.handler_string} {x.expression}" for x in app.schedules) or "none"
     if app.schedules and s.schedule_interval_s is not None:
         schedules += f"  -> every {s.schedule_interval_s:g} s (--schedule-interval)"
+    functions = {f.name: f for f in [*app.websocket.values(), *(x.function for x in app.schedules)]}
+    prefix = f"{app.app_name}-{s.chalice_stage}-"
+    limits = ", ".join(f"{f.name.removeprefix(prefix)} {f.timeout_s} s {f.memory_mb} MB" for f in functions.values())
     lines = [
         f"Local API Gateway for Chalice app {app.app_name!r} (stage {s.chalice_stage}, API stage {app.api_stage})",
         f"  WebSocket       {s.websocket_url()}",
@@ -106,6 +116,8 @@ def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
         f"  Management API  {s.management_url(app.api_stage)}/@connections/{{connectionId}}",
         f"  Redis           {redis_url}" + ("  (embedded Valkey, discarded on exit)" if embedded else ""),
         f"  Schedules       {schedules}",
+        # Each function's own limits from .chalice/config.json: a run past its timeout is reported.
+        f"  Lambda limits   {limits or 'none'}",
         "Next: open the page in two browser windows, or talk to the socket from a terminal:",
         f"  {sys.executable} -m websockets {s.websocket_url()}",
         '  then type {"action": "ping"}.  Edits to app.py and chalicelib/ reload the app.  Ctrl-C stops everything.',

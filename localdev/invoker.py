@@ -11,6 +11,12 @@ each handle one invocation at a time. They do not share module globals with each
 with the gateway, and their CPU work (the app, redis-py, boto3's post_to_connection) no longer
 competes for the gateway's GIL: under load the gateway then spends its one core on sockets.
 REST requests always run in the thread pool (``chalice.local`` serves them in-process).
+
+Invocations do not go straight into the pool's FIFO queue: they first wait for a fair turn in a
+``FairScheduler`` (localdev/fairness.py), one queue per connection served round-robin, with at
+most ``per_connection`` of one connection's invocations running at once. Otherwise one socket's
+burst of 2,000 frames queued ahead of every other user's ``ping`` for seconds, where in AWS each
+invocation gets a Lambda of its own and nobody else waits.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import multiprocessing
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +35,7 @@ from typing import Any
 
 from localdev.app_loader import Function, load_app
 from localdev.eventlog import configure_logging
+from localdev.fairness import FairScheduler
 from localdev.redis_server import _die_with_parent
 
 log = logging.getLogger("localdev")
@@ -110,10 +117,20 @@ def _ready() -> bool:
 
 
 class Invoker:
-    def __init__(self, workers: int, processes: int = 0) -> None:
+    """Runs Lambda entry points on ``workers`` threads (or ``processes`` processes), fairly per lane.
+
+    A lane is whose invocation it is: the connection id for WebSocket events, the rule for a
+    schedule. At most ``per_connection`` invocations of one lane hold a worker at once, and free
+    workers go round-robin to the lanes with invocations waiting.
+    """
+
+    def __init__(self, workers: int, processes: int = 0, per_connection: int = 4) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         self.processes = processes
         self._process_pool: ProcessPoolExecutor | None = None
+        # As many slots as there are workers to run them (each process runs one invocation at a
+        # time), so an invocation that gets a slot starts at once and the only queue is the fair one.
+        self.scheduler = FairScheduler(processes or workers, per_connection)
 
     async def start_processes(self, spec: AppSpec) -> None:
         """(Re)start the worker processes and wait until each has imported the app.
@@ -137,14 +154,19 @@ class Invoker:
             return self._process_pool, _call_in_worker, function.handler_string
         return self._pool, _call, function
 
-    async def invoke(self, function: Function, event: dict[str, Any]) -> Outcome:
+    async def invoke(self, function: Function, event: dict[str, Any], lane: Hashable | None = None) -> Outcome:
+        """Run one invocation when ``lane`` (a connection id, a schedule) gets its turn.
+
+        ``lane=None`` is a lane of its own, which only ever waits for a free worker.
+        """
         start = time.perf_counter()
         loop = asyncio.get_running_loop()
-        pool, call, target = self._target(function)
-        result, error, request_id, ran_ms = await loop.run_in_executor(pool, call, target, event)
+        async with self.scheduler.slot(object() if lane is None else lane):
+            pool, call, target = self._target(function)  # after the wait: a reload may have swapped the pool
+            result, error, request_id, ran_ms = await loop.run_in_executor(pool, call, target, event)
         latency_ms = (time.perf_counter() - start) * 1000
-        # Only the run counts against the timeout: under load an invocation may first wait for a
-        # free worker, a queue that AWS, which starts another Lambda instead, does not have.
+        # Only the run counts against the timeout: under load an invocation may first wait for its
+        # turn and a free worker, a queue that AWS, which starts another Lambda instead, does not have.
         if ran_ms > function.timeout_s * 1000:
             log.warning(
                 "%s ran %.0f ms, over its %d s timeout: Lambda would have killed it",

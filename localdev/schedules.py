@@ -121,6 +121,6 @@ async def run_schedule(gw: Gateway, schedule: Schedule) -> None:
 
 async def _fire(gw: Gateway, schedule: Schedule) -> None:
     event = scheduled_event(schedule.function.region, schedule.rule_name)
-    outcome = await gw.invoker.invoke(schedule.function, event)
+    outcome = await gw.invoker.invoke(schedule.function, event, lane=schedule.rule_name)
     name = schedule.function.handler_string.rpartition(".")[2]
     event_line("schedule", name, None, outcome.status, outcome.latency_ms, schedule.expression)

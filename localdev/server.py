@@ -42,7 +42,7 @@ class Gateway:
     def __init__(self, settings: Settings, environment: Callable[[str], dict[str, str]]) -> None:
         self.settings = settings
         self._environment = environment
-        self.invoker = Invoker(settings.workers, settings.processes)
+        self.invoker = Invoker(settings.workers, settings.processes, settings.per_connection)
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._schedule_tasks: list[asyncio.Task[Any]] = []

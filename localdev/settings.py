@@ -25,6 +25,9 @@ class Settings:
     ws_path: str = "/ws"
     region: str = "us-east-1"
     workers: int = 16
+    # Invocations of one connection that may run at once; the rest wait in its own queue, served
+    # round-robin with the other connections', so one noisy socket cannot starve the others.
+    per_connection: int = 4
     processes: int = 0  # > 0: WebSocket and schedule handlers run in this many worker processes
     quiet: bool = False  # no per-event log lines (errors are still logged)
     serial_per_connection: bool = False
