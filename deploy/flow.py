@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import infra, merged, policies, workspace
-from .stages import FUNCTIONS, INFRA_TEMPLATE, ROOT, Stage, api_stage
+from .stages import FUNCTIONS, INFRA_TEMPLATE, LAMBDA_RUNTIME, ROOT, Stage, api_stage, lambda_name, runtime_of
 from .workspace import StageValues
 
 Log = Callable[[str], None]
@@ -68,10 +68,28 @@ def connect(region: str | None, profile: str | None) -> Aws:
     )
 
 
+# Set for the Chalice CLI when it runs on a project this deploy generated. Plain `chalice deploy`,
+# `chalice package` or `chalice local` in the repository lack what the deploy fills in (REDIS_URL,
+# the VPC, the API id, the policy files); app.py can tell them apart by this variable.
+GENERATED_PROJECT_ENV = "RANDOMCHAT_GENERATED_PROJECT"
+
+
 def run_chalice(project: Path, args: list[str], env: Mapping[str, str]) -> None:
     """Run the Chalice CLI of this interpreter on ``project``."""
     command = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())"]
-    subprocess.run([*command, "--project-dir", str(project), *args], check=True, env=dict(env))
+    env = {**env, GENERATED_PROJECT_ENV: str(project)}
+    subprocess.run([*command, "--project-dir", str(project), *args], check=True, env=env)
+
+
+def check_runtime(version: tuple[int, ...] = tuple(sys.version_info)) -> None:
+    """Refuse to build under a Python other than the pinned runtime's (see ``LAMBDA_RUNTIME``)."""
+    if runtime_of(version) != LAMBDA_RUNTIME:
+        wanted = LAMBDA_RUNTIME.removeprefix("python")
+        raise SystemExit(
+            f"the Lambda runtime is pinned to {LAMBDA_RUNTIME} (deploy/stages.py) but this is Python "
+            f"{version[0]}.{version[1]}, and Chalice packages wheels for the Python that runs it: "
+            f"run the deploy from a Python {wanted} virtualenv (make clean venv PYTHON=python{wanted})"
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +188,7 @@ def deploy(
     ``turn_secret_arn`` sets ``TURN_SECRET_ARN`` and lets the functions that make TURN
     credentials read that secret.
     """
+    check_runtime()
     check_turn(config, plan, turn_secret_arn, extra_env or {})
     app_name = config["app_name"]
     if plan.in_vpc:
@@ -192,6 +211,10 @@ def deploy(
             )
         values = StageValues(redis_url=redis_url, redis_cluster=redis_cluster, auth_secret_arn=auth_secret_arn)
     values = replace(values, extra=dict(extra_env or {}), turn_secret_arn=turn_secret_arn)
+
+    retention = workspace.setting(config, plan.name, "log_retention_in_days")
+    if retention:
+        rest_handler_log_group(aws, lambda_name(app_name, plan.name, "api_handler"), int(retention), log)
 
     current = deployed(plan.name, root)
     if not current.websocket_api_id:
@@ -311,12 +334,31 @@ def teardown(
         run(project, ["delete", "--stage", plan.name], aws.chalice_env())
     else:
         log(f"    no .chalice/deployed/{plan.name}.json: no Chalice resources to delete")
-    # chalice delete only removes the retention policy, which would keep the logs forever.
-    delete_log_groups(aws, [f"/aws/lambda/{app_name}-{plan.name}-{function}" for function in FUNCTIONS], log)
+    # chalice delete only removes the retention policy, which would keep the logs forever. The last
+    # name is the log group Chalice makes for a REST handler it names differently (see below).
+    names = [f"/aws/lambda/{lambda_name(app_name, plan.name, function)}" for function in FUNCTIONS]
+    delete_log_groups(aws, [*names, f"/aws/lambda/{app_name}-{plan.name}-api_handler"], log)
     if plan.in_vpc:
         infra.delete(aws.cloudformation, stack, log)
     log(f"Stage {plan.name} deleted.")
     return True
+
+
+def rest_handler_log_group(aws: Aws, function: str, retention_days: int, log: Log = print) -> None:
+    """Create the REST handler's log group with the stage's retention.
+
+    ``chalice deploy`` names the REST handler ``<app>-<stage>`` but makes its log group (with the
+    retention) as ``/aws/lambda/<app>-<stage>-api_handler``, a group no function writes to; the
+    real one would be created by Lambda on first write, which needs ``logs:CreateLogGroup`` and
+    keeps the logs forever. Made here before the function exists, it needs neither.
+    """
+    name = f"/aws/lambda/{function}"
+    try:
+        aws.logs.create_log_group(logGroupName=name)
+        log(f"    created log group {name}")
+    except aws.logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    aws.logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
 
 
 def delete_log_groups(aws: Aws, names: list[str], log: Log = print) -> None:
@@ -340,6 +382,7 @@ def package(
     cache: Path | None = None,
 ) -> Path:
     """``chalice package --merge-template``: one CloudFormation template with the app (and infra)."""
+    check_runtime()
     stage_api = api_stage(dict(config), plan.name)
     values = StageValues()  # the merge template supplies the environment and VPC settings
     scope = replace(workspace.scope_for(config, plan, values, may_post=True), auth_secret=plan.in_vpc)
@@ -357,6 +400,7 @@ def package(
     merge = merged.template(
         plan,
         stage_api,
+        app_name=config["app_name"],
         log_groups=bool(workspace.setting(config, plan.name, "log_retention_in_days")),
         infra_template=root / INFRA_TEMPLATE.relative_to(ROOT),
     )

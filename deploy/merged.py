@@ -24,7 +24,7 @@ from typing import Any
 from chalice.utils import to_cfn_resource_name
 
 from . import cfn_yaml, infra, policies
-from .stages import FUNCTIONS, INFRA_TEMPLATE, TURN_READERS, Stage
+from .stages import FUNCTIONS, INFRA_TEMPLATE, LAMBDA_RUNTIME, TURN_READERS, Stage, lambda_name
 
 # checkov findings on the generated app resources that we accept, and why.
 JUSTIFIED: dict[str, str] = {
@@ -37,8 +37,9 @@ JUSTIFIED: dict[str, str] = {
         "REDIS_AUTH_SECRET_ARN and TURN_SECRET_ARN); Lambda encrypts it at rest with the AWS managed key."
     ),
     "CKV_AWS_115": (
-        "No reserved concurrency on the request handlers: reserving capacity takes it from every other "
-        "function in the account. Only the sweep is capped (reserved concurrency 1). See infra/README.md, scaling."
+        "No reserved concurrency: a reservation takes capacity from every other function in the account, and "
+        "one that leaves the account less than its minimum unreserved concurrency (10 on new accounts) fails "
+        "the deploy. The sweep runs alone because of its Redis lock, not a concurrency cap. See docs/deploy.md."
     ),
     "CKV_AWS_117": "This stage runs outside any VPC by design, against a Redis reachable from the internet.",
     "CKV_AWS_111": (
@@ -62,6 +63,16 @@ JUSTIFIED: dict[str, str] = {
 }
 
 
+# The dev stage's Redis password can only be kept out of the environment with RedisAuthSecretArn.
+JUSTIFIED_OUTSIDE_VPC: dict[str, str] = {
+    "CKV_AWS_173": (
+        "dev: REDIS_URL (the NoEcho RedisUrl parameter) holds the Redis password unless RedisAuthSecretArn is "
+        "used; Lambda encrypts the environment at rest with the AWS managed key, and a customer managed key would "
+        "not hide it from anyone allowed to read the function's configuration. Use RedisAuthSecretArn for a "
+        "Redis that matters."
+    ),
+}
+
 TURN_PARAMETERS: dict[str, Any] = {
     "TurnUrls": {
         "Type": "String",
@@ -76,6 +87,31 @@ TURN_PARAMETERS: dict[str, Any] = {
     },
 }
 TURN_CONDITION = "TurnSecretGiven"
+AUTH_SECRET_PARAMETER = "RedisAuthSecretArn"  # stages outside the VPC; VPC stages get the infra's secret
+AUTH_SECRET_CONDITION = "RedisAuthSecretGiven"
+
+
+def _add_secret_policy(
+    merge: dict[str, Any],
+    condition: str,
+    parameter: str,
+    name: str,
+    statement: dict[str, Any],
+    functions: list[str],
+) -> None:
+    """A policy letting ``functions`` read the secret named by ``parameter``, made only when the
+    parameter is set (an empty ARN is no resource IAM would accept)."""
+    no_secret = {"Fn::Equals": [{"Ref": parameter}, ""]}
+    merge.setdefault("Conditions", {})[condition] = {"Fn::Not": [no_secret]}
+    merge["Resources"][name] = {
+        "Type": "AWS::IAM::Policy",
+        "Condition": condition,
+        "Properties": {
+            "PolicyName": name.removesuffix("Policy"),
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+            "Roles": [{"Ref": to_cfn_resource_name(f"{function}_role")} for function in functions],
+        },
+    }
 
 
 def _add_turn(merge: dict[str, Any], env: dict[str, Any]) -> None:
@@ -84,42 +120,35 @@ def _add_turn(merge: dict[str, Any], env: dict[str, Any]) -> None:
     one parameter without the other stops the functions at cold start with a message naming both.
     """
     merge.setdefault("Parameters", {}).update(TURN_PARAMETERS)
-    no_secret = {"Fn::Equals": [{"Ref": "TurnSecretArn"}, ""]}
-    merge.setdefault("Conditions", {})[TURN_CONDITION] = {"Fn::Not": [no_secret]}
     env["TURN_URLS"] = {"Ref": "TurnUrls"}
     env["TURN_SECRET_ARN"] = {"Ref": "TurnSecretArn"}
-    merge["Resources"]["ReadTurnSecretPolicy"] = {
-        "Type": "AWS::IAM::Policy",
-        "Condition": TURN_CONDITION,
-        "Properties": {
-            "PolicyName": "ReadTurnSecret",
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [policies.read_turn_secret(policies.cloudformation)],
-            },
-            "Roles": [{"Ref": to_cfn_resource_name(f"{function}_role")} for function in sorted(TURN_READERS)],
-        },
-    }
+    _add_secret_policy(
+        merge,
+        TURN_CONDITION,
+        "TurnSecretArn",
+        "ReadTurnSecretPolicy",
+        policies.read_turn_secret(policies.cloudformation),
+        sorted(TURN_READERS),
+    )
 
 
 def websocket_url(api_stage: str) -> dict[str, str]:
     return {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + api_stage}
 
 
-def _skip(*checks: str) -> dict[str, Any]:
-    return {"checkov": {"skip": [{"id": check, "comment": JUSTIFIED[check]} for check in checks]}}
+def _skip(*checks: str, reasons: Mapping[str, str] = JUSTIFIED) -> dict[str, Any]:
+    return {"checkov": {"skip": [{"id": check, "comment": reasons.get(check, JUSTIFIED[check])} for check in checks]}}
 
 
 def _annotations(plan: Stage, log_groups: bool) -> dict[str, dict[str, Any]]:
     """checkov skip annotations for the resources Chalice generates."""
     annotated: dict[str, dict[str, Any]] = {}
+    reasons = JUSTIFIED if plan.in_vpc else {**JUSTIFIED, **JUSTIFIED_OUTSIDE_VPC}
     for function, logical_id in FUNCTIONS.items():
-        checks = ["CKV_AWS_116", "CKV_AWS_173"]
-        if function != "sweep":
-            checks.append("CKV_AWS_115")
+        checks = ["CKV_AWS_116", "CKV_AWS_173", "CKV_AWS_115"]
         if not plan.in_vpc:
             checks.append("CKV_AWS_117")
-        annotated[logical_id] = {"Metadata": _skip(*checks)}
+        annotated[logical_id] = {"Metadata": _skip(*checks, reasons=reasons)}
         if plan.in_vpc:
             annotated[to_cfn_resource_name(f"{function}_role")] = {"Metadata": _skip("CKV_AWS_111")}
         if log_groups:
@@ -137,7 +166,14 @@ def _deep_update(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
             target[key] = value
 
 
-def template(plan: Stage, api_stage: str, *, log_groups: bool, infra_template: Path = INFRA_TEMPLATE) -> dict[str, Any]:
+def template(
+    plan: Stage,
+    api_stage: str,
+    *,
+    app_name: str,
+    log_groups: bool,
+    infra_template: Path = INFRA_TEMPLATE,
+) -> dict[str, Any]:
     """The merge template for ``plan``; ``log_groups`` when the stage sets log_retention_in_days."""
     merge: dict[str, Any] = {"Resources": {}}
     if plan.in_vpc:
@@ -171,14 +207,39 @@ def template(plan: Stage, api_stage: str, *, log_groups: bool, infra_template: P
                 "AllowedValues": ["true", "false"],
                 "Description": "REDIS_CLUSTER: true for a cluster-mode Redis",
             },
+            AUTH_SECRET_PARAMETER: {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": f"^({policies.SECRET_ARN_PATTERN})?$",
+                "Description": "REDIS_AUTH_SECRET_ARN: Secrets Manager secret with the Redis password (then leave it "
+                "out of RedisUrl, and it stays out of the environment)",
+            },
         }
-        env = {"REDIS_URL": {"Ref": "RedisUrl"}, "REDIS_CLUSTER": {"Ref": "RedisCluster"}}
+        env = {
+            "REDIS_URL": {"Ref": "RedisUrl"},
+            "REDIS_CLUSTER": {"Ref": "RedisCluster"},
+            "REDIS_AUTH_SECRET_ARN": {"Ref": AUTH_SECRET_PARAMETER},
+        }
+        _add_secret_policy(
+            merge,
+            AUTH_SECRET_CONDITION,
+            AUTH_SECRET_PARAMETER,
+            "ReadRedisAuthTokenPolicy",
+            policies.read_secret("ReadRedisAuthToken", policies.cloudformation("${" + AUTH_SECRET_PARAMETER + "}")),
+            sorted(FUNCTIONS),
+        )
         vpc = None
     env["WEBSOCKET_URL"] = websocket_url(api_stage)
     _add_turn(merge, env)
     app: dict[str, Any] = {}
-    for logical_id in FUNCTIONS.values():
-        properties: dict[str, Any] = {"Environment": {"Variables": dict(env)}}
+    for function, logical_id in FUNCTIONS.items():
+        properties: dict[str, Any] = {
+            # Without a FunctionName CloudFormation names a function <stack>-<LogicalId>-<suffix>, and
+            # its log group would fall outside the role's log grant; these are chalice deploy's names.
+            "FunctionName": lambda_name(app_name, plan.name, function),
+            "Runtime": LAMBDA_RUNTIME,
+            "Environment": {"Variables": dict(env)},
+        }
         if vpc is not None:
             properties["VpcConfig"] = vpc
         app[logical_id] = {"Properties": properties}

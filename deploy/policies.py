@@ -2,9 +2,14 @@
 
 Chalice's generated policy allows ``execute-api:ManageConnections`` on
 ``arn:*:execute-api:*:*:*/@connections/*``: every WebSocket API in every account. Ours allows
-POST to this API's connections only, and only for the functions that send. The API id does not
-exist before the first deploy, which is why ARNs are written once, in CloudFormation ``Fn::Sub``
-syntax, and rendered two ways:
+each function only the Management API methods its code calls, on this API's connections only:
+POST (send) for the functions that send, and DELETE (close a socket) for the one that closes
+sockets. The IAM resource is ``{ApiId}/{Stage}/{METHOD}/@connections/{id}``, so a grant on POST
+alone cannot close anything. ``tests/deploy/test_iam_grants.py`` evaluates these documents with
+an IAM policy evaluator against every AWS call the code makes.
+
+The API id does not exist before the first deploy, which is why ARNs are written once, in
+CloudFormation ``Fn::Sub`` syntax, and rendered two ways:
 
 * :class:`Literal` fills in the values for ``chalice deploy`` (account, region and, after the
   first deploy created it, the WebSocket API id; until then the senders get no
@@ -20,12 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .stages import SENDERS, TURN_READERS
+from .stages import CLOSERS, SENDERS, TURN_READERS, lambda_name
 
 Render = Callable[[str], Any]
 
+# execute-api:ManageConnections on this API's connections, for one stage and one HTTP method.
 CONNECTIONS_ARN = (
-    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/%s/POST/@connections/*"
+    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/%s/%s/@connections/*"
 )
 LOG_STREAMS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/%s:*"
 AUTH_SECRET_ARN = "${AuthTokenSecret}"
@@ -83,8 +89,13 @@ class Scope:
 
 
 def function_name(scope: Scope, function: str) -> str:
-    """The deployed Lambda name, as Chalice builds it."""
-    return f"{scope.app_name}-{scope.stage}-{function}"
+    """The deployed Lambda name (see :func:`deploy.stages.lambda_name`)."""
+    return lambda_name(scope.app_name, scope.stage, function)
+
+
+def methods(function: str) -> list[str]:
+    """The Management API methods ``function`` calls: POST to send, DELETE to close a socket."""
+    return [method for method, callers in (("POST", SENDERS), ("DELETE", CLOSERS)) if function in callers]
 
 
 def document(function: str, scope: Scope, render: Render) -> dict[str, Any]:
@@ -97,13 +108,13 @@ def document(function: str, scope: Scope, render: Render) -> dict[str, Any]:
             "Resource": render(LOG_STREAMS_ARN % function_name(scope, function)),
         }
     ]
-    if function in SENDERS and scope.may_post:
+    if methods(function) and scope.may_post:
         statements.append(
             {
-                "Sid": "PostToThisApisConnections",
+                "Sid": "ManageThisApisConnections",
                 "Effect": "Allow",
                 "Action": ["execute-api:ManageConnections"],
-                "Resource": render(CONNECTIONS_ARN % scope.api_stage),
+                "Resource": [render(CONNECTIONS_ARN % (scope.api_stage, method)) for method in methods(function)],
             }
         )
     if scope.in_vpc:

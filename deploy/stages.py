@@ -24,13 +24,42 @@ FUNCTIONS: dict[str, str] = {
     "sweep": "Sweep",
 }
 
-# The functions that post to connections. $connect never does (a connection cannot receive
-# before its handshake completes) and the REST handler only reads Redis.
+# The functions that post to connections (Management API POST). $connect never does (a
+# connection cannot receive before its handshake completes) and the REST handler only reads Redis.
 SENDERS = frozenset({"websocket_message", "websocket_disconnect", "sweep"})
+
+# The functions that close sockets (Management API DELETE): the message handler, when a report
+# bans an address (every socket of it) or a connection exhausts its abuse budget.
+# tests/deploy/test_iam_grants.py runs those paths and records which function calls what.
+CLOSERS = frozenset({"websocket_message"})
 
 # The functions that make TURN credentials, for ``matched`` and ``resumed``: the message handler
 # (register, next, resume) and the sweep, which pairs waiters too.
 TURN_READERS = frozenset({"websocket_message", "sweep"})
+
+
+# The Lambda runtime of every function, on both deploy paths. Chalice picks the runtime from the
+# Python that runs it and downloads wheels for that Python (pydantic-core is compiled), so the
+# deploy refuses to run under another Python rather than ship wheels the runtime cannot import.
+# python3.11 is the project's Python (pyproject.toml); Lambda deprecates it on 2027-06-30.
+LAMBDA_RUNTIME = "python3.11"
+
+
+def lambda_name(app_name: str, stage_name: str, function: str) -> str:
+    """The deployed Lambda name, as ``chalice deploy`` builds it; the one-template path sets the
+    same ``FunctionName``s, so log groups, IAM log grants and alarms agree on both paths.
+
+    Chalice names the REST handler ``<app>-<stage>`` with no suffix (a back-compat rule in
+    ``chalice/deploy/appgraph.py``) and every other function ``<app>-<stage>-<function>``.
+    """
+    if function == "api_handler":
+        return f"{app_name}-{stage_name}"
+    return f"{app_name}-{stage_name}-{function}"
+
+
+def runtime_of(version: tuple[int, ...]) -> str:
+    """The Lambda runtime Chalice would choose under the Python ``version``."""
+    return f"python{version[0]}.{version[1]}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from deploy import flow, workspace
 from deploy.__main__ import main
-from deploy.stages import FUNCTIONS, STAGES, TURN_READERS
+from deploy.stages import FUNCTIONS, STAGES, TURN_READERS, lambda_name
 
 from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, copy_app
 
@@ -70,10 +70,11 @@ class FakeChalice:
 
     def posting(self, run: dict[str, Any]) -> set[str]:
         return {
-            statement["Resource"]
+            resource
             for policy in run["policies"].values()
             for statement in policy["Statement"]
             if "execute-api:ManageConnections" in statement["Action"]
+            for resource in statement["Resource"]
         }
 
 
@@ -83,14 +84,28 @@ def root(tmp_path: Path) -> Path:
 
 
 class FakeLogs:
-    """CloudWatch Logs with a few log groups; deleting a missing one raises like the real client."""
+    """CloudWatch Logs with a few log groups; a missing or duplicate one raises like the real client."""
 
     class exceptions:  # boto3 spells it this way: client.exceptions.ResourceNotFoundException
         class ResourceNotFoundException(Exception):
             pass
 
+        class ResourceAlreadyExistsException(Exception):
+            pass
+
     def __init__(self, names: set[str]) -> None:
         self.names = set(names)
+        self.retention: dict[str, int] = {}
+
+    def create_log_group(self, logGroupName: str) -> None:
+        if logGroupName in self.names:
+            raise self.exceptions.ResourceAlreadyExistsException(logGroupName)
+        self.names.add(logGroupName)
+
+    def put_retention_policy(self, logGroupName: str, retentionInDays: int) -> None:
+        if logGroupName not in self.names:
+            raise self.exceptions.ResourceNotFoundException(logGroupName)
+        self.retention[logGroupName] = retentionInDays
 
     def delete_log_group(self, logGroupName: str) -> None:
         if logGroupName not in self.names:
@@ -100,7 +115,9 @@ class FakeLogs:
 
 @pytest.fixture
 def aws() -> flow.Aws:
-    groups = {f"/aws/lambda/randomchat-prod-{f}" for f in FUNCTIONS} | {"/aws/lambda/someone-elses"}
+    # The groups chalice deploy leaves: one per function, and one under the REST handler's module name.
+    groups = {f"/aws/lambda/{lambda_name('randomchat', 'prod', f)}" for f in FUNCTIONS}
+    groups |= {"/aws/lambda/randomchat-prod-api_handler", "/aws/lambda/someone-elses"}
     return flow.Aws(
         region=SAMPLE_REGION, account=SAMPLE_ACCOUNT, partition="aws", cloudformation=object(), logs=FakeLogs(groups)
     )
@@ -142,7 +159,8 @@ def test_the_first_deploy_creates_the_api_then_points_the_page_and_the_permissio
     assert chalice.posting(first) == set()  # no API yet: nobody may post anywhere
     assert chalice.env_of(second)["WEBSOCKET_URL"] == f"wss://{API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api"
     assert chalice.posting(second) == {
-        f"arn:aws:execute-api:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:{API_ID}/api/POST/@connections/*"
+        f"arn:aws:execute-api:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:{API_ID}/api/{method}/@connections/*"
+        for method in ("POST", "DELETE")
     }
     assert chalice.env_of(second)["REDIS_URL"] == "redis://redis.example.net:6379/0"
     assert "ALLOWED_ORIGINS" not in connect_env(first)
@@ -370,4 +388,30 @@ def test_the_committed_config_names_no_account_resource_and_never_autogenerates_
         assert set(workspace.policy_files(config, name)) == set(FUNCTIONS)
         stage = config["stages"][name]
         assert stage["api_gateway_stage"] == "api"
-        assert stage["lambda_functions"]["sweep"]["reserved_concurrency"] == 1
+        # A reservation can leave a new account below its minimum unreserved concurrency and fail
+        # the deploy; the sweep's Redis lock is what keeps it single.
+        assert not any("reserved_concurrency" in f for f in stage["lambda_functions"].values())
+        assert "reserved_concurrency" not in stage
+
+
+def test_the_deploy_makes_the_rest_handlers_log_group_with_the_stages_retention(root, aws):
+    # chalice deploy names the REST handler randomchat-dev but makes its log group as
+    # .../randomchat-dev-api_handler: without this the real one would have no retention.
+    run_deploy("dev", root, aws, FakeChalice(), [], redis_url="redis://r:6379/0")
+    assert aws.logs.retention["/aws/lambda/randomchat-dev"] == 7
+    run_deploy("dev", root, aws, FakeChalice(), [], redis_url="redis://r:6379/0")  # already there: no error
+    assert aws.logs.retention["/aws/lambda/randomchat-dev"] == 7
+
+
+@pytest.mark.parametrize("version", [(3, 12, 1), (3, 10, 4)])
+def test_a_python_other_than_the_pinned_runtime_is_refused_before_anything_is_built(version):
+    with pytest.raises(SystemExit, match=r"pinned to python3\.11 .* virtualenv"):
+        flow.check_runtime(version)
+    flow.check_runtime((3, 11, 9))
+
+
+def test_chalice_runs_with_the_marker_that_tells_app_py_it_is_a_generated_project(monkeypatch, tmp_path):
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(flow.subprocess, "run", lambda command, check, env: seen.append(env))
+    flow.run_chalice(tmp_path, ["package", "--stage", "dev", "out"], {"PATH": "/bin"})
+    assert seen == [{"PATH": "/bin", flow.GENERATED_PROJECT_ENV: str(tmp_path)}]
