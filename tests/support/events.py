@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -28,9 +30,36 @@ def sample(name: str) -> dict[str, Any]:
     return copy.deepcopy(_recorded(name))
 
 
+def _gateway_id(raw: bytes) -> str:
+    """11 bytes as API Gateway writes an id: 16 URL-safe base64 characters ending in '='."""
+    return base64.b64encode(raw).decode().replace("/", "_").replace("+", "-")
+
+
 def new_connection_id() -> str:
     """An id in API Gateway's format: 16 base64 characters ending in '='."""
-    return base64.b64encode(os.urandom(11)).decode().replace("/", "_").replace("+", "-")
+    return _gateway_id(os.urandom(11))
+
+
+class Ids:
+    """Deterministic ids in API Gateway's format, for tests that must replay exactly.
+
+    The nth connection id is a hash of n, so the same run always makes the same ids, but
+    their sort order (which breaks ties in a Redis sorted set) is not their creation order.
+    Message ids are a plain count, so no two frames share one and none is taken for a
+    redelivery.
+    """
+
+    def __init__(self, namespace: str = "") -> None:
+        self.namespace = namespace
+        self._connections = itertools.count()
+        self._messages = itertools.count()
+
+    def connection_id(self) -> str:
+        n = next(self._connections)
+        return _gateway_id(hashlib.blake2b(f"{self.namespace}:{n}".encode(), digest_size=11).digest())
+
+    def message_id(self) -> str:
+        return _gateway_id(next(self._messages).to_bytes(11, "big"))
 
 
 def _stamp(event: dict[str, Any], cid: str) -> dict[str, Any]:
@@ -66,9 +95,11 @@ def connect_event(
     return event
 
 
-def message_event(cid: str, body: Any, *, base64_encoded: bool = False) -> dict[str, Any]:
+def message_event(
+    cid: str, body: Any, *, base64_encoded: bool = False, message_id: str | None = None
+) -> dict[str, Any]:
     event = _stamp(sample("message"), cid)
-    event["requestContext"]["messageId"] = secrets.token_urlsafe(11)
+    event["requestContext"]["messageId"] = message_id if message_id is not None else secrets.token_urlsafe(11)
     text = body if isinstance(body, str) or body is None else json.dumps(body)
     if base64_encoded and text is not None:
         text = base64.b64encode(text.encode()).decode()

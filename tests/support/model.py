@@ -16,7 +16,10 @@ CAP_MS = 7_200_000
 FALLBACK_MS = 10_000
 REPEAT_MS = 300_000
 GRACE_MS = 15_000
+ANNOUNCE_MS = 8_000  # a room not joined by both this long after it formed is ended by the sweep
 BLOCK_MS = 86_400_000
+REPORT_THRESHOLD = 3  # distinct reporters within the window ban an address
+REPORT_WINDOW_MS = 3_600_000
 PAIRS_PER_SWEEP = 16
 
 
@@ -51,9 +54,13 @@ class Model:
     conns: dict[str, Conn] = field(default_factory=dict)
     seats: dict[str, Seat] = field(default_factory=dict)
     queue: dict[str, int] = field(default_factory=dict)  # cid -> waiting since
-    rooms: dict[int, tuple[str, str]] = field(default_factory=dict)
+    rooms: dict[int, tuple[str, str]] = field(default_factory=dict)  # room -> (initiator, responder)
+    formed: dict[int, int] = field(default_factory=dict)  # room -> when it formed
+    fresh: dict[int, int] = field(default_factory=dict)  # room -> when both must have joined it
     recent: dict[frozenset[str], int] = field(default_factory=dict)
     blocked: dict[frozenset[str], int] = field(default_factory=dict)
+    reports: dict[str, dict[str, int]] = field(default_factory=dict)  # reported ip -> reporter ip -> when
+    closing: list[str] = field(default_factory=list)  # sockets the server closed (a ban), in order
     expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _next_room: int = 0
 
@@ -74,6 +81,7 @@ class Model:
     def end_room(self, cid: str) -> str:
         seat = self.seats.pop(cid)
         del self.rooms[seat.room]
+        self.fresh.pop(seat.room, None)
         peer_seat = self.seats.get(seat.peer)
         if peer_seat and peer_seat.room == seat.room:
             del self.seats[seat.peer]
@@ -111,6 +119,9 @@ class Model:
         self.queue.pop(waiter, None)
         self.queue.pop(newcomer, None)
         self.rooms[room] = (waiter, newcomer)
+        self.formed[room] = self.now
+        if ANNOUNCE_MS:
+            self.fresh[room] = self.now + ANNOUNCE_MS
         self.seats[waiter] = Seat(room, "initiator", newcomer)
         self.seats[newcomer] = Seat(room, "responder", waiter)
         self.recent[frozenset((waiter, newcomer))] = self.now + REPEAT_MS
@@ -144,14 +155,60 @@ class Model:
         return {"event": "matched", "room_code": ("room", room), "initiator": initiator,
                 "peer": {"name": self.name_of(peer)}, "interests": interests}
 
-    def deliver_pair(self, waiter: str, newcomer: str, room: int) -> bool:
-        interests = self.common(waiter, newcomer)
-        if self.unreachable(waiter):
-            self.forget(waiter, False)
-            return False
-        self.expect(waiter, self.matched(room, True, newcomer, interests))
-        self.send(newcomer, self.matched(room, False, waiter, interests), hold=False)
-        return True
+    def announce(self, initiator: str, responder: str, room: int, interests: list[str]) -> str:
+        """Outbox.announce: the initiator is told first. A member that cannot be told ends the
+        room at once (abandon): a member already told hears peer-disconnected, one not told
+        goes back to looking, which may pair it again, announced in turn."""
+        while True:
+            if self.unreachable(initiator):
+                status, again = self.abandon(room, initiator, responder, told=False)
+                if again is not None:
+                    initiator, responder, room, interests = again
+                    continue
+                if status == "queued":
+                    self.send(responder, {"event": "queued", "status": "queued"})
+                return status
+            self.expect(initiator, self.matched(room, True, responder, interests))
+            if self.unreachable(responder):
+                status, _ = self.abandon(room, responder, initiator, told=True)
+                if status == "told" and self.live(initiator):
+                    self.tell(initiator, room)
+                return "gone"
+            self.expect(responder, self.matched(room, False, initiator, interests))
+            return "matched"
+
+    def abandon(
+        self, room: int, gone: str, other: str, told: bool
+    ) -> tuple[str, tuple[str, str, int, list[str]] | None]:
+        """The ABANDON script: returns its status and, for `matched`, the new pair."""
+        seat = self.seats.get(gone)
+        still_open = room in self.rooms and seat is not None and seat.room == room
+        if still_open:
+            self.end_room(gone)
+        self.forget(gone, False)
+        if told:
+            return ("told" if still_open else "stale"), None
+        if not self.conns[other].connected or not self.live(other):
+            return "not_connected", None
+        if other in self.seats or other in self.queue:
+            return "stale", None
+        partner = self.find_partner(other)
+        if partner is None:
+            return "queued", None
+        return "matched", (partner, other, self.pair(partner, other), self.common(partner, other))
+
+    def find_partner(self, cid: str) -> str | None:
+        """The oldest compatible waiter (dropping stale entries on the way), or None, and then
+        cid waits. Pairing is left to the caller."""
+        for other in self.ordered(self.queue):
+            if other == cid:
+                continue
+            if not self.live(other) or other in self.seats:
+                del self.queue[other]
+            elif self.compatible(other, self.now - self.queue[other], cid, 0, False):
+                return other
+        self.queue[cid] = self.now
+        return None
 
     # ---- actions -----------------------------------------------------------------------------
     def start(self, cid: str) -> Conn | None:
@@ -164,39 +221,35 @@ class Model:
         return conn
 
     def seek(self, cid: str, mode: str, name: str, tags: tuple[str, ...] | None) -> None:
-        while True:
-            conn = self.start(cid)
-            if conn is None:
-                return
-            left: tuple[str, int | None] = ("", None)
-            if cid in self.seats:
-                if mode != "next":
-                    return self.error(cid, "in_room")
-                left = self.end_own_room(cid)
-            if name:
-                conn.name = name
-            if tags is not None:
-                conn.tags = tags
-            if cid in self.queue:
-                self.tell(*left)
-                return self.expect(cid, {"event": "queued", "status": "exists"})
-            partner = None
-            for other in self.ordered(self.queue):
-                if other == cid:
-                    continue
-                if not self.live(other) or other in self.seats:
-                    del self.queue[other]
-                elif self.compatible(other, self.now - self.queue[other], cid, 0, False):
-                    partner = other
-                    break
+        conn = self.start(cid)
+        if conn is None:
+            return None
+        left: tuple[str, int | None] = ("", None)
+        seat = self.seats.get(cid)
+        if seat is not None and mode != "next":
+            peer_seat = self.seats.get(seat.peer)
+            if seat.joined or peer_seat is None or peer_seat.held:
+                return self.error(cid, "in_room")
+            # Seated but never joined: it may never have heard of its room, so both are told
+            # again, with the tokens they hold; this register's name and interests are not used.
+            first, second = (cid, seat.peer) if seat.role == "initiator" else (seat.peer, cid)
+            self.announce(first, second, seat.room, self.common(seat.peer, cid))
+            return None
+        if seat is not None:
+            left = self.end_own_room(cid)
+        if name:
+            conn.name = name
+        if tags is not None:
+            conn.tags = tags
+        if cid in self.queue:
             self.tell(*left)
-            if partner is None:
-                self.queue[cid] = self.now
-                return self.expect(cid, {"event": "queued", "status": "queued"})
-            room = self.pair(partner, cid)
-            if self.deliver_pair(partner, cid, room):
-                return None
-            mode, name, tags = "register", "", None
+            return self.send(cid, {"event": "queued", "status": "exists"})
+        partner = self.find_partner(cid)
+        self.tell(*left)
+        if partner is None:
+            return self.send(cid, {"event": "queued", "status": "queued"})
+        self.announce(partner, cid, self.pair(partner, cid), self.common(partner, cid))
+        return None
 
     def end_own_room(self, cid: str) -> tuple[str, int]:
         room = self.seats[cid].room
@@ -222,19 +275,24 @@ class Model:
             return self.error(cid, "not_in_room")
         if room != seat.room:
             return self.error(cid, "wrong_room")
-        seat.joined = True
+        if not seat.joined:
+            seat.joined = True
+            if self.seats[seat.peer].joined:  # both heard of the room: no announcement was lost
+                self.fresh.pop(room, None)
         self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
         return None
 
-    def relay(self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "") -> None:
+    def relay(
+        self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "", seq: int | None = None
+    ) -> None:
         if self.start(cid) is None:
             return
         seat = self.seats.get(cid)
         if seat is None:
             return self.error(cid, "not_in_room")
+        if room != seat.room:  # every kind names its room; a stale or foreign one reaches nobody
+            return self.error(cid, "wrong_room")
         if kind in {"offer", "answer", "candidate"}:
-            if room != seat.room:
-                return self.error(cid, "wrong_room")
             if not seat.joined:
                 return self.error(cid, "not_joined")
             if (kind == "offer" and seat.role != "initiator") or (kind == "answer" and seat.role != "responder"):
@@ -244,6 +302,8 @@ class Model:
         code = ("room", seat.room)
         if kind == "chat":
             event = {"event": "chat", "room_code": code, "sender": self.name_of(cid), "message": message}
+            if seq is not None:
+                event["seq"] = seq
         elif kind == "typing":
             event = {"event": "typing", "room_code": code}
         else:
@@ -262,7 +322,24 @@ class Model:
         peer_ip = peer_seat.ip if peer_seat.held else self.conns[seat.peer].ip
         peer, room = self.end_own_room(cid)
         self.blocked[frozenset((conn.ip, peer_ip))] = self.now + BLOCK_MS
+        recent = {ip: at for ip, at in self.reports.pop(peer_ip, {}).items() if at > self.now - REPORT_WINDOW_MS}
+        recent[conn.ip] = self.now
+        closing, ended = [], []
+        if len(recent) < REPORT_THRESHOLD:
+            self.reports[peer_ip] = recent
+        else:  # banned: every open socket of the address is forgotten, and the peers of any told
+            for sock in [c.cid for c in self.conns.values() if c.connected and c.ip == peer_ip]:
+                other, other_room, _ = self.forget(sock, False)
+                closing.append(sock)
+                if other and other != cid:
+                    ended.append((other, other_room))
         self.tell(peer, room)
+        for other, other_room in ended:
+            self.tell(other, other_room)
+        for sock in closing:  # told, then closed; a post to a socket already gone is simply lost
+            if not self.unreachable(sock):
+                self.expect(sock, {"event": "banned"})
+            self.closing.append(sock)
         self.expect(cid, {"event": "reported"})
         return None
 
@@ -305,6 +382,21 @@ class Model:
             if cid in self.seats:
                 ended.append(self.end_own_room(cid))
         notify = [(peer, room) for peer, room in ended if peer and self.live(peer)]
+        # Rooms not joined by both in time may have lost an announcement: they end; a member that
+        # joined is told, one that never did goes back to the queue as of when the room formed.
+        for room in sorted((r for r, due in self.fresh.items() if due <= self.now), key=lambda r: self.fresh[r]):
+            del self.fresh[room]
+            if room not in self.rooms:
+                continue
+            members = self.rooms[room]
+            seats = [self.seats.get(member) for member in members]
+            self.end_room(members[0] if seats[0] else members[1])
+            for member, seat in zip(members, seats, strict=True):
+                if seat and seat.room == room and not seat.held and self.live(member):
+                    if seat.joined:
+                        notify.append((member, room))
+                    else:
+                        self.queue[member] = self.formed[room]
         waiting = []
         for cid in self.ordered(self.queue):
             if self.live(cid) and cid not in self.seats:
@@ -332,5 +424,4 @@ class Model:
         for peer, room in notify:
             self.tell(peer, room)
         for waiter, other, room in pairs:
-            if not self.deliver_pair(waiter, other, room):
-                self.seek(other, "register", "", None)
+            self.announce(waiter, other, room, self.common(waiter, other))
