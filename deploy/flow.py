@@ -192,14 +192,7 @@ def deploy(
     check_turn(config, plan, turn_secret_arn, extra_env or {})
     app_name = config["app_name"]
     if plan.in_vpc:
-        outputs = infra.deploy(
-            aws.cloudformation,
-            plan.infra_stack_name(app_name),
-            (root / INFRA_TEMPLATE.relative_to(ROOT)).read_text(),
-            parameters or {},
-            tags={"app": app_name, "stage": plan.name},
-            log=log,
-        )
+        outputs = deploy_infra(plan, config, aws, root, {**watched(plan, config, root), **(parameters or {})}, log)
         values = infra.stage_values(outputs)
     else:
         if parameters:
@@ -217,6 +210,7 @@ def deploy(
         rest_handler_log_group(aws, lambda_name(app_name, plan.name, "api_handler"), int(retention), log)
 
     current = deployed(plan.name, root)
+    known_api = current.websocket_api_id
     if not current.websocket_api_id:
         log(f"==> chalice deploy --stage {plan.name} (first deploy, pass 1 of 2: create the APIs)")
         chalice_deploy(plan, config, values, aws, "", run, root)
@@ -232,6 +226,10 @@ def deploy(
     values = replace(values, websocket_url=current.websocket_url, allowed_origins=origins)
     chalice_deploy(plan, config, values, aws, current.websocket_api_id, run, root)
     current = deployed(plan.name, root)
+    if plan.in_vpc and current.websocket_api_id != known_api:
+        # The infra stack went up before the API existed: point its alarms and dashboard at it.
+        log("==> infra stack: alarms and dashboard for the new WebSocket API")
+        deploy_infra(plan, config, aws, root, watched(plan, config, root), log)
 
     log("")
     log(f"Web page:      {current.rest_api_url}")
@@ -239,6 +237,35 @@ def deploy(
     if check_page:
         verify_page(current, log)
     return current
+
+
+def watched(plan: Stage, config: Mapping[str, Any], root: Path) -> dict[str, str]:
+    """The infra stack's monitoring parameters: the app's names, and the WebSocket API's id once
+    Chalice has created it (the first deploy learns it only after the infra stack is up)."""
+    found = {
+        "FunctionPrefix": lambda_name(config["app_name"], plan.name, "api_handler"),
+        "ApiStage": api_stage(dict(config), plan.name),
+        "RestApiName": config["app_name"],
+    }
+    api_id = deployed(plan.name, root).websocket_api_id
+    if api_id:
+        found["WebSocketApiId"] = api_id
+    return found
+
+
+def deploy_infra(
+    plan: Stage, config: Mapping[str, Any], aws: Aws, root: Path, parameters: Mapping[str, str], log: Log
+) -> dict[str, str]:
+    """Create or update the stage's infra stack; parameters not given keep their previous values."""
+    app_name = config["app_name"]
+    return infra.deploy(
+        aws.cloudformation,
+        plan.infra_stack_name(app_name),
+        (root / INFRA_TEMPLATE.relative_to(ROOT)).read_text(),
+        parameters,
+        tags={"app": app_name, "stage": plan.name},
+        log=log,
+    )
 
 
 def check_turn(config: Mapping[str, Any], plan: Stage, arn: str, extra_env: Mapping[str, str]) -> None:

@@ -53,11 +53,13 @@ JUSTIFIED: dict[str, str] = {
     ),
     "CKV_AWS_73": 'No X-Ray on the REST API: it serves a static page and /config; turn on "xray" per stage if needed.',
     "CKV_AWS_76": (
-        "No REST access logs: API Gateway writes them through one account-wide CloudWatch role "
-        "(AWS::ApiGateway::Account), which an application stack must not own; enable it per account if required."
+        "REST access logs are optional (ApiAccessLogs=true in the VPC stages' template): API Gateway writes them "
+        "through one account-wide CloudWatch role (AWS::ApiGateway::Account), which this stack sets only when asked "
+        "(ApiGatewayAccountRole=true), so they are off by default."
     ),
     "CKV_AWS_95": (
-        "No WebSocket access logs, for the same account-wide role; Lambda logs record every connection event."
+        "WebSocket access logs are optional (ApiAccessLogs=true), off by default for the same account-wide role; "
+        "the Lambda logs record every connection event."
     ),
     "CKV_AWS_120": ("No API cache: the page is a few static files, /config is tiny and /health must never be cached."),
 }
@@ -158,6 +160,71 @@ def _annotations(plan: Stage, log_groups: bool) -> dict[str, dict[str, Any]]:
     return annotated
 
 
+def _replace_ref(node: Any, name: str, value: dict[str, Any]) -> Any:
+    """``node`` with every ``Ref`` to ``name`` (and ``${name}`` in ``Fn::Sub``) replaced by ``value``."""
+    if isinstance(node, list):
+        return [_replace_ref(item, name, value) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": name}:
+        return value
+    if set(node) == {"Fn::Sub"} and "Ref" in value:
+        arg = node["Fn::Sub"]
+        text, variables = (arg, None) if isinstance(arg, str) else (arg[0], arg[1])
+        text = text.replace("${" + name + "}", "${" + value["Ref"] + "}")
+        sub = text if variables is None else [text, _replace_ref(variables, name, value)]
+        return {"Fn::Sub": sub}
+    return {key: _replace_ref(item, name, value) for key, item in node.items()}
+
+
+def _bind_infra(merge: dict[str, Any], app_name: str, stage_name: str, api_stage: str) -> None:
+    """Fix the infra stack's monitoring parameters to this template's own resources and names.
+
+    Standalone, the infra stack learns the app's names from parameters (``python -m deploy`` sets
+    them); merged with the app, the WebSocket API is a resource of the same template and the names
+    are fixed, so the parameter becomes a Ref to the API and the others admit their one value.
+    """
+    merge["Parameters"].pop("WebSocketApiId")
+    merge["Conditions"].pop("HasWebSocketApi")
+    for section in ("Resources", "Outputs"):
+        merge[section] = _replace_ref(merge[section], "WebSocketApiId", {"Ref": "WebsocketAPI"})
+        for body in merge[section].values():
+            if body.get("Condition") == "HasWebSocketApi":
+                del body["Condition"]
+    for parameter, only in (
+        ("FunctionPrefix", lambda_name(app_name, stage_name, "api_handler")),
+        ("ApiStage", api_stage),
+        ("RestApiName", app_name),
+    ):
+        merge["Parameters"][parameter] = {**merge["Parameters"][parameter], "Default": only, "AllowedValues": [only]}
+
+
+# Access log lines, one JSON object per request (only the fields that help find a problem).
+WEBSOCKET_ACCESS_LOG = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","connectionId":"$context.connectionId",'
+    '"routeKey":"$context.routeKey","eventType":"$context.eventType","status":"$context.status",'
+    '"error":"$context.error.message","integrationError":"$context.integrationErrorMessage",'
+    '"requestTime":"$context.requestTimeEpoch"}'
+)
+REST_ACCESS_LOG = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod",'
+    '"path":"$context.resourcePath","status":"$context.status","latencyMs":"$context.responseLatency",'
+    '"requestTime":"$context.requestTimeEpoch"}'
+)
+
+
+def _access_logs(app: dict[str, Any]) -> None:
+    """Both API stages log to the infra's access log group when ``ApiAccessLogs`` is true."""
+    destination = {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    for logical_id, key, line in (
+        ("WebsocketAPIStage", "AccessLogSettings", WEBSOCKET_ACCESS_LOG),
+        ("RestAPI", "AccessLogSetting", REST_ACCESS_LOG),
+    ):
+        setting = {"DestinationArn": destination, "Format": line}
+        properties = app.setdefault(logical_id, {}).setdefault("Properties", {})
+        properties[key] = {"Fn::If": ["AccessLogsOn", setting, {"Ref": "AWS::NoValue"}]}
+
+
 def _deep_update(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
@@ -183,6 +250,7 @@ def template(
         for section in ("Parameters", "Conditions", "Mappings", "Resources", "Outputs"):
             if section in stack:
                 merge[section] = dict(stack[section])
+        _bind_infra(merge, app_name, plan.name, api_stage)
         env: dict[str, Any] = {
             "REDIS_URL": out[infra.OUT_REDIS_URL],
             "REDIS_CLUSTER": out[infra.OUT_REDIS_CLUSTER],
@@ -248,6 +316,11 @@ def template(
     app[FUNCTIONS["websocket_connect"]]["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGINS"] = {
         "Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
     }
+    # The REST API's name is its metrics' ApiName (the infra's alarms and dashboard): the app's
+    # name, as chalice deploy names it, rather than whatever the transform would pick.
+    app["RestAPI"] = {"Properties": {"Name": app_name}}
+    if plan.in_vpc:
+        _access_logs(app)
     if log_groups:
         # Chalice 1.34 renames the REST handler to APIHandler but names it ${ApiHandler} in its log
         # group (aws/chalice#2079), which CloudFormation rejects; point the log group at the real name.

@@ -201,10 +201,14 @@ def test_the_deploy_runs_chalice_in_its_own_project_and_records_state_in_the_rep
 def test_prod_deploys_the_infra_stack_first_and_feeds_its_outputs_to_the_stage(root, aws, infra_calls):
     chalice = FakeChalice()
     run_deploy("prod", root, aws, chalice, [], parameters={"CacheNodeType": "cache.r7g.large"})
-    (call,) = infra_calls
-    assert call["name"] == "randomchat-prod-infra"
+    call, alarms = infra_calls
+    assert call["name"] == alarms["name"] == "randomchat-prod-infra"
     assert call["body"] == (root / "infra" / "stack.yaml").read_text()
-    assert call["parameters"] == {"CacheNodeType": "cache.r7g.large"}
+    names = {"FunctionPrefix": "randomchat-prod", "ApiStage": "api", "RestApiName": "randomchat"}
+    assert call["parameters"] == {"CacheNodeType": "cache.r7g.large", **names}
+    # The first deploy learns the WebSocket API's id after the infra stack: a second update points
+    # the alarms and the dashboard at it (CacheNodeType keeps its value: not given, so previous).
+    assert alarms["parameters"] == {**names, "WebSocketApiId": API_ID}
     stage = chalice.runs[-1]["config"]["stages"]["prod"]
     assert stage["subnet_ids"] == SAMPLE_OUTPUTS["PrivateSubnetIds"].split(",")
     assert stage["security_group_ids"] == [SAMPLE_OUTPUTS["LambdaSecurityGroupId"]]
@@ -301,12 +305,21 @@ def test_a_stage_without_a_policy_file_for_a_function_is_refused(aws, root):
         workspace.policy_files(config, "dev")
 
 
+def test_later_prod_deploys_give_the_infra_stack_the_websocket_api_id_at_once(root, aws, infra_calls):
+    chalice = FakeChalice()
+    run_deploy("prod", root, aws, chalice, [])
+    infra_calls.clear()
+    run_deploy("prod", root, aws, chalice, [])
+    (call,) = infra_calls
+    assert call["parameters"]["WebSocketApiId"] == API_ID
+
+
 def test_teardown_deletes_nothing_unless_the_stage_name_is_typed(root, aws, infra_calls):
     chalice, lines = FakeChalice(), []
     run_deploy("prod", root, aws, chalice, [])
     config = json.loads((root / ".chalice" / "config.json").read_text())
     done = flow.teardown(STAGES["prod"], config, aws, ask=lambda _: "yes", run=chalice, log=lines.append, root=root)
-    assert done is False and len(chalice.runs) == 2 and [c["op"] for c in infra_calls] == ["deploy"]
+    assert done is False and len(chalice.runs) == 2 and [c["op"] for c in infra_calls] == ["deploy", "deploy"]
     warning = "\n".join(lines)
     assert "ElastiCache replication group with all its state" in warning and "randomchat-prod-infra" in warning
 
@@ -317,7 +330,7 @@ def test_teardown_deletes_the_app_then_the_infra_stack(root, aws, infra_calls):
     config = json.loads((root / ".chalice" / "config.json").read_text())
     assert flow.teardown(STAGES["prod"], config, aws, ask=lambda _: "prod", run=chalice, log=lambda _: None, root=root)
     assert chalice.runs[-1]["command"] == "delete"
-    assert [c["op"] for c in infra_calls] == ["deploy", "delete"]
+    assert [c["op"] for c in infra_calls] == ["deploy", "deploy", "delete"]
     assert aws.logs.names == {"/aws/lambda/someone-elses"}
     assert not (root / ".chalice" / "deployed" / "prod.json").exists()
 
