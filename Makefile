@@ -25,7 +25,7 @@ test: $(STAMP) lint
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# Deploying to AWS (infra/README.md). STAGE is a Chalice stage (dev, prod); DEPLOY_ARGS passes
+# Deploying to AWS (docs/deploy.md). STAGE is a Chalice stage (dev, prod); DEPLOY_ARGS passes
 # options through, e.g. DEPLOY_ARGS="--param CacheNodeType=cache.r7g.large" or "--redis-url ...".
 STAGE ?= dev
 DEPLOY_ARGS ?=

@@ -1,5 +1,5 @@
 """Deploy the app to AWS: the infra stack, the Chalice stages, the one-template CloudFormation path.
 
 ``python -m deploy --help`` (or ``make deploy|package|teardown STAGE=...``) is the entry point;
-``infra/README.md`` is the guide. Nothing here is packaged into the Lambda.
+``docs/deploy.md`` is the guide. Nothing here is packaged into the Lambda.
 """

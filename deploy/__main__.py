@@ -1,4 +1,4 @@
-"""python -m deploy {deploy,package,teardown} --stage STAGE: see infra/README.md."""
+"""python -m deploy {deploy,package,teardown} --stage STAGE: see docs/deploy.md."""
 
 from __future__ import annotations
 
@@ -103,12 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# The bucket holds the code zip and, since a VPC stage's template is over CloudFormation's
+# 51,200-byte inline limit, the template too: deploy needs --s3-bucket as well as package.
 NEXT_STEPS = """
-Deploy it with the AWS CLI (the bucket holds the code zip; any bucket in the same region):
+Deploy it with the AWS CLI (any bucket in the same region; see docs/deploy.md):
   aws cloudformation package --template-file {template} --s3-bucket YOUR_BUCKET \\
       --output-template-file {out}/packaged.yaml
   aws cloudformation deploy --template-file {out}/packaged.yaml --stack-name {stack} \\
-      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"""
+      --s3-bucket YOUR_BUCKET --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"""
 
 if __name__ == "__main__":
     raise SystemExit(main())

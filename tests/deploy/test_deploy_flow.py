@@ -7,6 +7,7 @@ read (config, policy files) is captured from the generated project.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -428,3 +429,11 @@ def test_chalice_runs_with_the_marker_that_tells_app_py_it_is_a_generated_projec
     monkeypatch.setattr(flow.subprocess, "run", lambda command, check, env: seen.append(env))
     flow.run_chalice(tmp_path, ["package", "--stage", "dev", "out"], {"PATH": "/bin"})
     assert seen == [{"PATH": "/bin", flow.GENERATED_PROJECT_ENV: str(tmp_path)}]
+
+
+def test_no_deploy_file_points_to_a_guide_that_does_not_exist():
+    cited = set()
+    for path in [*flow.ROOT.joinpath("deploy").glob("*.py"), flow.ROOT / "infra" / "stack.yaml", flow.ROOT / "Makefile"]:
+        cited |= {(path.name, guide) for guide in re.findall(r"\b[\w/]+\.md\b", path.read_text())}
+    missing = {(name, guide) for name, guide in cited if not (flow.ROOT / guide).exists()}
+    assert missing == set()

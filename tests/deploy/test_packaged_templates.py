@@ -294,3 +294,11 @@ def test_log_groups_expire(templates, stage):
 def test_cfn_lint_passes_on_every_packaged_template(packaged):
     done = scanners.cfn_lint(*packaged.values())
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_printed_deploy_command_passes_a_bucket_for_templates_over_the_inline_limit(packaged):
+    from deploy.__main__ import NEXT_STEPS
+
+    assert packaged["prod"].stat().st_size > 51_200  # CloudFormation's TemplateBody limit
+    deploy_step = NEXT_STEPS.split("aws cloudformation deploy", 1)[1]
+    assert "--s3-bucket" in deploy_step
