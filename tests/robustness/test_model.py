@@ -8,10 +8,16 @@ Every run replays exactly: connection and message ids come from a per-machine co
 randomness is hypothesis's own. The room codes and resume tokens the server makes are random,
 but nothing here branches on their values; the rules learn them right after each delivery, and
 the invariants only read.
+
+Besides what people do, rules inject faults: a socket that dies without `$disconnect` (also
+just as its owner is matched), a script whose reply is lost on the wire once (the retry replays
+it) or for good (the caller answers `unavailable`, though the script ran), and a sweep meeting
+all of these.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -27,10 +33,12 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from redis.commands.core import Script
 
 from chalicelib import entry, sweep
 from chalicelib.keys import Keys
 from chalicelib.service import build
+from chalicelib.store import Unavailable
 from tests.conftest import RELAXED
 from tests.support import invariants
 from tests.support.events import Ids, connect_event, disconnect_event, message_event
@@ -50,7 +58,38 @@ TURNS = st.lists(
     st.tuples(st.booleans(), st.sampled_from(["join", "join", "offer", "answer", "candidate", "chat", "typing"])),
     min_size=1, max_size=8,
 )
+FAULTED = st.sampled_from(["register", "register", "next", "leave", "report", "join", "chat", "resume", "disconnect", "sweep"])
 PAYLOADS = {"offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answer", "sdp": "v=0 a"}, "candidate": None}
+
+
+class LossyRedis:
+    """The app's Redis client, which can lose the reply to its next script call on the wire.
+
+    The script runs either way. ``retried``: redis-py sends the call again, and the copy replays
+    the first one's answer (kept under ``{p}:call:<id>``) instead of acting twice, so nothing
+    differs. ``lost``: the copy's reply is lost too and the caller gives up (``Unavailable``),
+    though the script ran: the model's ``lose_reply``.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.fate: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def register_script(self, script: str) -> Script:
+        return Script(self, script)
+
+    def evalsha(self, sha: str, numkeys: int, *args: Any) -> Any:
+        reply = self.client.evalsha(sha, numkeys, *args)  # a NoScriptError keeps the fate for the reload
+        fate, self.fate = self.fate, None
+        if fate is None:
+            return reply
+        copy = self.client.evalsha(sha, numkeys, *args)
+        if fate == "retried":
+            return copy
+        raise redis.TimeoutError("both replies lost on the wire (injected)")
 
 
 def normalise(event: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +125,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             "REDIS_TIMEOUT_SECONDS": "30",
         }
         config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]", **policies})
-        self.service = build(config, sender=self.sender, clock=self.clock)
+        self.redis = LossyRedis(redis.Redis.from_url(self.redis_url, decode_responses=True))
+        self.service = build(config, client=self.redis, sender=self.sender, clock=self.clock)
         self.model = Model(now=self.clock())
         self.ids = Ids()
         self.codes: dict[int, str] = {}  # model room -> real room code, learned on delivery
@@ -97,6 +137,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.client.flushall()
         self.client.close()
+        self.redis.client.close()
 
     # ---- plumbing ---------------------------------------------------------------------------
     def actors(self) -> list[str]:
@@ -117,14 +158,16 @@ class ProtocolMachine(RuleBasedStateMachine):
     def choose_room(self, cid: str, choice: str) -> int | None:
         seat = self.model.seats.get(cid)
         own = seat.room if seat else None
-        if choice == "own":
-            return own
+        # The rooms this connection's page has heard of, as it can name them only by a code it got.
+        heard = [e["room_code"][1] for e in self.model.expected.get(cid, []) if isinstance(e.get("room_code"), tuple)]
+        heard = [room for room in heard if room in self.codes]
+        if choice == "own":  # not known at all if no event about it arrived (its reply was lost)
+            return own if own in heard else None
         if choice == "other":
             others = [room for room in self.model.rooms if room != own and room in self.codes]
             return others[0] if others else None
         if choice == "stale":  # the latest room the sender heard of that is not its own now
-            heard = [e["room_code"][1] for e in self.model.expected.get(cid, []) if isinstance(e.get("room_code"), tuple)]
-            stale = [room for room in heard if room != own and room in self.codes]
+            stale = [room for room in heard if room != own]
             return stale[-1] if stale else None
         return None
 
@@ -306,6 +349,38 @@ class ProtocolMachine(RuleBasedStateMachine):
             else:
                 self.signal_as(cid, "own", what)
 
+    @precondition(lambda self: self.actors())
+    @rule(who=st.integers(0, 99), fate=st.sampled_from(["retried", "lost"]), action=FAULTED)
+    def a_reply_is_lost_on_the_wire(self, who: int, fate: str, action: str) -> None:
+        """The script of an action runs but its reply is lost: redis-py's retry replays it, or
+        that reply is lost too and the caller answers `unavailable` (nothing else is sent)."""
+        self.redis.fate = fate
+        self.model.lose_reply = fate == "lost"
+        if action in {"register", "next", "leave", "disconnect"}:
+            {"register": lambda: self.register(who, None, ()), "next": lambda: self.next(who),
+             "leave": lambda: self.leave(who), "disconnect": lambda: self.disconnect(who)}[action]()
+        elif action == "resume":
+            self.resume(who, "held")
+        elif action == "sweep":
+            self.run_sweep()
+        else:
+            cid = self.pick_in_room(who)
+            {"report": lambda: self.report_as(cid, "spam"), "join": lambda: self.join_as(cid, "own"),
+             "chat": lambda: self.chat_as(cid, "own", True, "hi")}[action]()
+        assert self.redis.fate is None and not self.model.lose_reply, "the fault fell on no script call"
+
+    @precondition(lambda self: len(self.actors()) >= 2 and any(cid in self.model.queue for cid in self.actors()))
+    @rule(who=st.integers(0, 99), tags=TAGS)
+    def a_waiter_vanishes_as_it_is_matched(self, who: int, tags: tuple[str, ...]) -> None:
+        """A waiter's socket dies just before a newcomer is paired with it, so the post of its
+        `matched` fails: the room ends at once and the newcomer looks again."""
+        waiting = [cid for cid in self.actors() if cid in self.model.queue]
+        waiter = waiting[who % len(waiting)]
+        others = [cid for cid in self.actors() if cid != waiter]
+        newcomer = others[who % len(others)]
+        self.vanish(self.actors().index(waiter))
+        self.register(self.actors().index(newcomer), None, tags)
+
     @precondition(lambda self: len(self.actors()) >= 4)
     @rule(who=st.integers(0, 99))
     def three_strangers_report_the_same_one(self, who: int) -> None:
@@ -418,7 +493,8 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     @rule()
     def run_sweep(self) -> None:
-        sweep.run(self.service, clock=self.clock, window_seconds=0)
+        with contextlib.suppress(Unavailable):  # as entry.on_schedule: this pass is skipped
+            sweep.run(self.service, clock=self.clock, window_seconds=0)
         self.model.sweep()
         self.learn()
 

@@ -4,10 +4,15 @@ It predicts, for every action, exactly which events each connection receives. Th
 runs the same actions through the real handlers and Redis and compares. Room codes and resume
 tokens are random, so the model names rooms itself and the test learns the real values the first
 time they are delivered.
+
+Like the server, each action is a script (one atomic change of state) and then a handler (the
+posts, and what a failed post causes); queue ties are broken as a Redis sorted set breaks them,
+by member.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +67,7 @@ class Model:
     reports: dict[str, dict[str, int]] = field(default_factory=dict)  # reported ip -> reporter ip -> when
     closing: list[str] = field(default_factory=list)  # sockets the server closed (a ban), in order
     expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    lose_reply: bool = False  # the next script's reply is lost on the wire (see reply())
     _next_room: int = 0
 
     # ---- the Lua prelude ---------------------------------------------------------------------
@@ -211,30 +217,46 @@ class Model:
         return None
 
     # ---- actions -----------------------------------------------------------------------------
-    def start(self, cid: str) -> Conn | None:
+    # Each action is its script, which changes state, then its handler, which posts. The script
+    # part returns the handler part, so that a reply lost on the wire (`lose_reply`) can be
+    # modelled: the script ran, but the handler only answers `unavailable`.
+    def reply(self, cid: str | None, handler: Callable[[], None]) -> None:
+        if self.lose_reply:
+            self.lose_reply = False
+            if cid is not None:
+                self.error(cid, "unavailable")
+            return
+        handler()
+
+    def begin(self, cid: str) -> Conn | None:
         """What every action script does first: not_connected, or refresh."""
         conn = self.conns[cid]
         if not conn.connected:
-            self.error(cid, "not_connected")
             return None
         self.refresh(conn)
         return conn
 
+    def refused(self, cid: str, code: str) -> Callable[[], None]:
+        return lambda: self.error(cid, code)
+
     def seek(self, cid: str, mode: str, name: str, tags: tuple[str, ...] | None) -> None:
-        conn = self.start(cid)
+        self.reply(cid, self.seek_script(cid, mode, name, tags))
+
+    def seek_script(self, cid: str, mode: str, name: str, tags: tuple[str, ...] | None) -> Callable[[], None]:
+        conn = self.begin(cid)
         if conn is None:
-            return None
+            return self.refused(cid, "not_connected")
         left: tuple[str, int | None] = ("", None)
         seat = self.seats.get(cid)
         if seat is not None and mode != "next":
             peer_seat = self.seats.get(seat.peer)
             if seat.joined or peer_seat is None or peer_seat.held:
-                return self.error(cid, "in_room")
+                return self.refused(cid, "in_room")
             # Seated but never joined: it may never have heard of its room, so both are told
             # again, with the tokens they hold; this register's name and interests are not used.
             first, second = (cid, seat.peer) if seat.role == "initiator" else (seat.peer, cid)
-            self.announce(first, second, seat.room, self.common(seat.peer, cid))
-            return None
+            interests = self.common(seat.peer, cid)
+            return lambda: self.announce(first, second, seat.room, interests)
         if seat is not None:
             left = self.end_own_room(cid)
         if name:
@@ -242,63 +264,74 @@ class Model:
         if tags is not None:
             conn.tags = tags
         if cid in self.queue:
-            self.tell(*left)
-            return self.send(cid, {"event": "queued", "status": "exists"})
+            return lambda: (self.tell(*left), self.send(cid, {"event": "queued", "status": "exists"}))
         partner = self.find_partner(cid)
-        self.tell(*left)
         if partner is None:
-            return self.send(cid, {"event": "queued", "status": "queued"})
-        self.announce(partner, cid, self.pair(partner, cid), self.common(partner, cid))
-        return None
+            return lambda: (self.tell(*left), self.send(cid, {"event": "queued", "status": "queued"}))
+        room, interests = self.pair(partner, cid), self.common(partner, cid)
+        return lambda: (self.tell(*left), self.announce(partner, cid, room, interests))
 
     def end_own_room(self, cid: str) -> tuple[str, int]:
         room = self.seats[cid].room
         return self.end_room(cid), room
 
     def leave(self, cid: str) -> None:
-        if self.start(cid) is None:
-            return
+        self.reply(cid, self.leave_script(cid))
+
+    def leave_script(self, cid: str) -> Callable[[], None]:
+        if self.begin(cid) is None:
+            return self.refused(cid, "not_connected")
         self.queue.pop(cid, None)
-        if cid in self.seats:
-            self.tell(*self.end_own_room(cid))
-        self.expect(cid, {"event": "left"})
+        ended = self.end_own_room(cid) if cid in self.seats else ("", None)
+        return lambda: (self.tell(*ended), self.expect(cid, {"event": "left"}))
 
     def ping(self, cid: str) -> None:
-        if self.start(cid) is not None:
-            self.expect(cid, {"event": "pong"})
+        self.reply(cid, self.ping_script(cid))
+
+    def ping_script(self, cid: str) -> Callable[[], None]:
+        if self.begin(cid) is None:
+            return self.refused(cid, "not_connected")
+        return lambda: self.expect(cid, {"event": "pong"})
 
     def join(self, cid: str, room: int | None) -> None:
-        if self.start(cid) is None:
-            return
+        self.reply(cid, self.join_script(cid, room))
+
+    def join_script(self, cid: str, room: int | None) -> Callable[[], None]:
+        if self.begin(cid) is None:
+            return self.refused(cid, "not_connected")
         seat = self.seats.get(cid)
         if seat is None:
-            return self.error(cid, "not_in_room")
+            return self.refused(cid, "not_in_room")
         if room != seat.room:
-            return self.error(cid, "wrong_room")
+            return self.refused(cid, "wrong_room")
         if not seat.joined:
             seat.joined = True
             if self.seats[seat.peer].joined:  # both heard of the room: no announcement was lost
                 self.fresh.pop(room, None)
-        self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
-        return None
+        return lambda: self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
 
     def relay(
         self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "", seq: int | None = None
     ) -> None:
-        if self.start(cid) is None:
-            return
+        self.reply(cid, self.relay_script(cid, kind, room, data, message, seq))
+
+    def relay_script(
+        self, cid: str, kind: str, room: int | None, data: Any, message: str, seq: int | None
+    ) -> Callable[[], None]:
+        if self.begin(cid) is None:
+            return self.refused(cid, "not_connected")
         seat = self.seats.get(cid)
         if seat is None:
-            return self.error(cid, "not_in_room")
+            return self.refused(cid, "not_in_room")
         if room != seat.room:  # every kind names its room; a stale or foreign one reaches nobody
-            return self.error(cid, "wrong_room")
+            return self.refused(cid, "wrong_room")
         if kind in {"offer", "answer", "candidate"}:
             if not seat.joined:
-                return self.error(cid, "not_joined")
+                return self.refused(cid, "not_joined")
             if (kind == "offer" and seat.role != "initiator") or (kind == "answer" and seat.role != "responder"):
-                return self.error(cid, "wrong_role")
+                return self.refused(cid, "wrong_role")
         if self.seats[seat.peer].held:
-            return self.error(cid, "peer_reconnecting")
+            return self.refused(cid, "peer_reconnecting")
         code = ("room", seat.room)
         if kind == "chat":
             event = {"event": "chat", "room_code": code, "sender": self.name_of(cid), "message": message}
@@ -308,23 +341,26 @@ class Model:
             event = {"event": "typing", "room_code": code}
         else:
             event = {"event": "signal", "room_code": code, "from": self.name_of(cid), "type": kind, "data": data}
-        self.send(seat.peer, event)
-        return None
+        return lambda: self.send(seat.peer, event)
 
     def report(self, cid: str) -> None:
-        conn = self.start(cid)
+        self.reply(cid, self.report_script(cid))
+
+    def report_script(self, cid: str) -> Callable[[], None]:
+        conn = self.begin(cid)
         if conn is None:
-            return
+            return self.refused(cid, "not_connected")
         seat = self.seats.get(cid)
         if seat is None:
-            return self.error(cid, "not_in_room")
+            return self.refused(cid, "not_in_room")
         peer_seat = self.seats[seat.peer]
         peer_ip = peer_seat.ip if peer_seat.held else self.conns[seat.peer].ip
         peer, room = self.end_own_room(cid)
         self.blocked[frozenset((conn.ip, peer_ip))] = self.now + BLOCK_MS
         recent = {ip: at for ip, at in self.reports.pop(peer_ip, {}).items() if at > self.now - REPORT_WINDOW_MS}
         recent[conn.ip] = self.now
-        closing, ended = [], []
+        closing: list[str] = []
+        ended: list[tuple[str, int | None]] = []
         if len(recent) < REPORT_THRESHOLD:
             self.reports[peer_ip] = recent
         else:  # banned: every open socket of the address is forgotten, and the peers of any told
@@ -333,25 +369,31 @@ class Model:
                 closing.append(sock)
                 if other and other != cid:
                     ended.append((other, other_room))
-        self.tell(peer, room)
-        for other, other_room in ended:
-            self.tell(other, other_room)
-        for sock in closing:  # told, then closed; a post to a socket already gone is simply lost
-            if not self.unreachable(sock):
-                self.expect(sock, {"event": "banned"})
-            self.closing.append(sock)
-        self.expect(cid, {"event": "reported"})
-        return None
+
+        def handler() -> None:
+            self.tell(peer, room)
+            for other, other_room in ended:
+                self.tell(other, other_room)
+            for sock in closing:  # told, then closed; a post to a socket already gone is simply lost
+                if not self.unreachable(sock):
+                    self.expect(sock, {"event": "banned"})
+                self.closing.append(sock)
+            self.expect(cid, {"event": "reported"})
+
+        return handler
 
     def resume(self, cid: str, token: str) -> None:
-        if self.start(cid) is None:
-            return
+        self.reply(cid, self.resume_script(cid, token))
+
+    def resume_script(self, cid: str, token: str) -> Callable[[], None]:
+        if self.begin(cid) is None:
+            return self.refused(cid, "not_connected")
         if cid in self.seats:
-            return self.error(cid, "in_room")
+            return self.refused(cid, "in_room")
         old = next((c for c, s in self.seats.items() if s.token == token), None)
         seat = self.seats.get(old) if old else None
-        if seat is None or not seat.held or seat.held <= self.now:
-            return self.error(cid, "invalid_token")
+        if old is None or seat is None or not seat.held or seat.held <= self.now:
+            return self.refused(cid, "invalid_token")
         self.queue.pop(cid, None)
         del self.seats[old]
         self.conns[cid].name = seat.name
@@ -361,17 +403,28 @@ class Model:
         a, b = self.rooms[seat.room]
         self.rooms[seat.room] = (cid, b) if a == old else (a, cid)
         peer_name = peer_seat.name if peer_seat.held else self.name_of(seat.peer)
-        self.expect(cid, {"event": "resumed", "room_code": ("room", seat.room), "initiator": seat.role == "initiator",
-                          "peer": {"name": peer_name}, "peer_reconnecting": bool(peer_seat.held)})
-        if not peer_seat.held:
-            self.send(seat.peer, {"event": "peer-resumed", "room_code": ("room", seat.room)})
-        return None
+        resumed = {"event": "resumed", "room_code": ("room", seat.room), "initiator": seat.role == "initiator",
+                   "peer": {"name": peer_name}, "peer_reconnecting": bool(peer_seat.held)}
+
+        def handler() -> None:
+            self.expect(cid, resumed)
+            if not peer_seat.held:
+                self.send(seat.peer, {"event": "peer-resumed", "room_code": ("room", seat.room)})
+
+        return handler
 
     def disconnect(self, cid: str) -> None:
+        """$disconnect; if its reply is lost the handler only logs (the sweep is the safety net)."""
         self.conns[cid].closed = True
-        self.tell(*self.forget(cid, True))
+        ended = self.forget(cid, True)
+        self.reply(None, lambda: self.tell(*ended))
 
     def sweep(self) -> None:
+        """The sweep script, then its announcements; a lost reply skips them (a later pass ends
+        what that left: see `fresh`)."""
+        self.reply(None, self.sweep_script())
+
+    def sweep_script(self) -> Callable[[], None]:
         expired = [c.cid for c in self.conns.values() if c.connected and c.deadline <= self.now]
         ended = []
         for cid in self.ordered({c: self.conns[c].deadline for c in expired}):
@@ -405,14 +458,14 @@ class Model:
                 del self.queue[cid]
         overdue = sum(1 for _, waited in waiting if waited >= FALLBACK_MS)
         used: set[str] = set()
-        pairs = []
+        pairs: list[tuple[str, str, int, list[str]]] = []
 
         def try_pair(x: tuple[str, int], y: tuple[str, int], allow_repeat: bool) -> None:
             if len(pairs) >= PAIRS_PER_SWEEP or x[0] in used or y[0] in used:
                 return
             if self.compatible(x[0], x[1], y[0], y[1], allow_repeat):
                 used.update((x[0], y[0]))
-                pairs.append((x[0], y[0], self.pair(x[0], y[0])))
+                pairs.append((x[0], y[0], self.pair(x[0], y[0]), self.common(x[0], y[0])))
 
         for i, x in enumerate(waiting):
             for y in waiting[i + 1 :]:
@@ -421,7 +474,11 @@ class Model:
             late = [w for w in waiting if w[0] not in used and w[1] >= FALLBACK_MS]
             if len(late) == 2:
                 try_pair(late[0], late[1], True)
-        for peer, room in notify:
-            self.tell(peer, room)
-        for waiter, other, room in pairs:
-            self.announce(waiter, other, room, self.common(waiter, other))
+
+        def handler() -> None:
+            for peer, room in notify:
+                self.tell(peer, room)
+            for waiter, other, room, interests in pairs:
+                self.announce(waiter, other, room, interests)
+
+        return handler
