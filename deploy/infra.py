@@ -22,6 +22,9 @@ OUT_REDIS_CLUSTER = "RedisCluster"
 OUT_AUTH_SECRET = "RedisAuthSecretArn"
 REQUIRED_OUTPUTS = (OUT_SUBNETS, OUT_SECURITY_GROUP, OUT_REDIS_URL, OUT_REDIS_CLUSTER, OUT_AUTH_SECRET)
 
+# CloudFormation takes at most this much inline (TemplateBody); the infra stack is sent inline.
+TEMPLATE_BODY_LIMIT = 51_200
+
 # A new replication group with Multi-AZ takes 10-20 minutes; deleting a VPC whose Lambda
 # interfaces AWS has not released yet can take longer.
 WAIT = {"Delay": 15, "MaxAttempts": 240}
@@ -93,6 +96,8 @@ def deploy(
         TemplateBody=template_body,
         Parameters=given,
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        # ApiGatewayAccountRole=true makes an IAM role (no fixed name): CAPABILITY_IAM suffices.
+        Capabilities=["CAPABILITY_IAM"],
     )
     try:
         cfn.get_waiter("change_set_create_complete").wait(

@@ -69,6 +69,7 @@ def test_a_new_stack_is_created_through_a_change_set_and_its_outputs_returned(cf
                 "TemplateBody": BODY,
                 "Parameters": [{"ParameterKey": "CacheNodeType", "ParameterValue": "cache.t4g.medium"}],
                 "Tags": [{"Key": "app", "Value": "randomchat"}, {"Key": "stage", "Value": "prod"}],
+                "Capabilities": ["CAPABILITY_IAM"],
             },
         )
         stubber.add_response("describe_change_set", change_set("CREATE_COMPLETE"))
@@ -98,6 +99,7 @@ def test_an_update_keeps_the_parameters_not_given_again(cfn):
                     {"ParameterKey": "CacheNodeType", "UsePreviousValue": True},
                 ],
                 "Tags": ANY,
+                "Capabilities": ["CAPABILITY_IAM"],
             },
         )
         stubber.add_response("describe_change_set", change_set("CREATE_COMPLETE"))
@@ -151,3 +153,9 @@ def test_other_cloudformation_errors_are_not_mistaken_for_a_missing_stack(cfn):
         stubber.add_client_error("describe_stacks", "AccessDenied", "not allowed")
         with pytest.raises(ClientError):
             infra.describe(cfn, STACK)
+
+
+def test_the_infra_template_fits_in_a_change_set_request_without_a_bucket():
+    from deploy.stages import INFRA_TEMPLATE
+
+    assert len(INFRA_TEMPLATE.read_bytes()) < infra.TEMPLATE_BODY_LIMIT  # infra.deploy sends it inline
