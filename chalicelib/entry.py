@@ -17,6 +17,7 @@ from .errors import ClientError, error_event
 from .handlers import HANDLERS
 from .handlers.context import Context
 from .metrics import Metrics
+from .sender import CloseFailed
 from .service import Service, default
 from .store import Unavailable, now_ms
 from .sweep import SweepStats, run
@@ -105,6 +106,13 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
         action = message.action
         context = Context(service, cid, outbox, str(request.get("messageId") or ""), metrics)
         HANDLERS[action](context, message)
+    except CloseFailed:
+        # The action was done and answered, but a socket that should be closed is still open
+        # (bans, abuse): fail the invocation so it shows in Lambda Errors and its alarm.
+        log.exception("%s %s could not close a socket", cid, action)
+        metrics.error("close_failed")
+        metrics.flush()
+        raise
     except ClientError as exc:
         log.info("%s %s refused: %s", cid, action, exc.code)
         metrics.error(exc.code)
@@ -114,7 +122,13 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
         if exc.close:
             log.warning("%s closed for sustained abuse", cid)
             metrics.count("AbuseClosed")
-            outbox.close(cid)
+            try:
+                outbox.close(cid)
+            except CloseFailed:
+                log.exception("%s could not be closed for abuse", cid)
+                metrics.error("close_failed")
+                metrics.flush()
+                raise
     except Unavailable as exc:
         log.error("%s %s failed: %s", cid, action, exc)
         metrics.error("unavailable")
@@ -158,12 +172,21 @@ def on_disconnect(event: dict[str, Any], service: Service | None = None) -> dict
 
 
 def on_schedule(service: Service | None = None) -> SweepStats:
+    """Run the sweep. Every run reports ``SweepFailures`` (0 or 1, namespace RandomChat), which the
+    infra stack alarms on; a failed run also raises, so it counts in the function's Lambda Errors."""
     service = service or default()
+    metrics = _metrics(service)
     try:
-        return run(service)
-    except Unavailable as exc:
-        log.error("sweep skipped: %s", exc)
-        return SweepStats()
+        stats = run(service)
+    except Exception as exc:
+        log.error("sweep failed: %r", exc)
+        metrics.count("SweepFailures")
+        metrics.flush()
+        raise
+    metrics.count("SweepFailures", 0)
+    metrics.count("SweepAnnouncementsFailed", stats.failed)
+    metrics.flush()
+    return stats
 
 
 def stats(service: Service | None = None) -> tuple[dict[str, Any], int]:

@@ -15,13 +15,18 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 
+class CloseFailed(RuntimeError):
+    """A socket could not be closed (a denied DELETE, throttling): it is still open."""
+
+
 class Sender(Protocol):
     def post(self, endpoint: str, connection_id: str, event: dict[str, Any]) -> bool:
         """Deliver ``event``; False means the recipient is gone (HTTP 410), True otherwise."""
         ...
 
     def close(self, endpoint: str, connection_id: str) -> None:
-        """Close the socket; API Gateway then fires ``$disconnect``."""
+        """Close the socket; API Gateway then fires ``$disconnect``. Raises :class:`CloseFailed`
+        when the socket may still be open."""
         ...
 
 
@@ -75,5 +80,9 @@ class ManagementApiSender:
         client = self._client(endpoint)
         try:
             client.delete_connection(ConnectionId=connection_id)
+        except client.exceptions.GoneException:
+            return  # already closed: what we wanted
         except Exception as exc:
-            log.warning("delete_connection %s failed: %r", connection_id, exc)
+            # A banned or abusive socket that stays open must not pass for closed: an AccessDenied
+            # here is a deployment fault (IAM grants POST but not DELETE) that has to be seen.
+            raise CloseFailed(f"delete_connection {connection_id} failed: {exc!r}") from exc

@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
-from chalicelib import entry, sweep
+from chalicelib import entry
 from chalicelib.service import build
+from chalicelib.store import Unavailable
 from localdev.redis_server import RedisServer, free_port
 from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
 from tests.support.harness import RecordingSender
@@ -53,12 +54,13 @@ def test_actions_answer_unavailable_when_redis_is_down(down_service, caplog, bod
     assert f"{body['action']} failed: Redis unreachable" in caplog.text
 
 
-def test_disconnect_and_sweep_do_not_raise_when_redis_is_down(down_service, caplog):
+def test_disconnect_does_not_raise_but_a_sweep_that_cannot_run_fails_visibly(down_service, caplog):
     service, _ = down_service
     with caplog.at_level(logging.ERROR):
         assert entry.on_disconnect(disconnect_event(new_connection_id()), service) == {"statusCode": 200}
-        assert entry.on_schedule(service) == sweep.SweepStats()
-    assert "the sweep will evict it" in caplog.text and "sweep skipped" in caplog.text
+        with pytest.raises(Unavailable):  # counted in Lambda Errors, and in RandomChat/SweepFailures
+            entry.on_schedule(service)
+    assert "the sweep will evict it" in caplog.text and "sweep failed" in caplog.text
 
 
 def test_service_resumes_without_manual_steps_when_redis_comes_back(settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import events, protocol
+from ..sender import CloseFailed
 from ..store import Ended, as_list
 from .context import Context
 from .outcomes import succeeded
@@ -23,8 +24,16 @@ def report(ctx: Context, msg: protocol.Report) -> None:
         ctx.metrics.count("Bans")
         for ended in as_list(result.get("ended")):  # rooms the banned address's other sockets were in
             ctx.outbox.tell(Ended(ended["peer"], ended["room"]))
+        failed: list[CloseFailed] = []
         for sock in as_list(result.get("closing")):  # say so (browsers hide a 403 at $connect), then close
             ctx.outbox.post(sock, events.banned())
-            ctx.outbox.close(sock)
+            try:
+                ctx.outbox.close(sock)
+            except CloseFailed as exc:  # close the others all the same, then fail loudly
+                failed.append(exc)
+        ctx.outbox.send(ctx.connection_id, events.reported())
+        if failed:
+            raise failed[0]
+        return
     ctx.outbox.send(ctx.connection_id, events.reported())
 
