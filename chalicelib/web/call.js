@@ -13,6 +13,11 @@ export class Call {
   #initiator;
   #send;
   #onStateChange;
+  #mediaState;
+  #channel;
+  #transceivers = {};
+  #tracks = {}; // what we send, by kind (null: nothing)
+  #stream;
   #joined = false;
   #closed = false;
   #outbox = [];
@@ -29,22 +34,46 @@ export class Call {
    * @param {(message: object) => void} options.send  puts a client message on the WebSocket
    * @param {(stream: MediaStream, track: MediaStreamTrack) => void} options.onTrack
    * @param {(state: string) => void} options.onStateChange  RTCPeerConnection.connectionState
+   * @param {() => object} options.mediaState  what we send on the call's data channel
+   * @param {(state: object) => void} options.onPeerState  what the stranger sent on it
    */
-  constructor({ roomCode, initiator, iceServers, localStream, send, onTrack, onStateChange }) {
+  constructor({ roomCode, initiator, iceServers, localStream, send, onTrack, onStateChange, mediaState, onPeerState }) {
     this.#roomCode = roomCode;
     this.#initiator = initiator;
     this.#send = send;
     this.#onStateChange = onStateChange;
+    this.#mediaState = mediaState ?? (() => ({}));
     this.pc = new RTCPeerConnection({ iceServers: iceServers ?? [] });
 
-    // Always negotiate audio and video, receive-only for what we do not have, so a text-only
-    // visitor still sees the stranger and ICE always has something to connect.
-    const tracks = localStream?.getTracks() ?? [];
-    for (const kind of ['audio', 'video']) {
-      const track = tracks.find((t) => t.kind === kind);
-      if (track) this.pc.addTrack(track, localStream);
-      else this.pc.addTransceiver(kind, { direction: 'recvonly' });
+    // Always negotiate audio and video both ways, with or without a track of our own: a
+    // text-only visitor still sees the stranger, and can turn the camera on later with
+    // replaceTrack(), without a new offer (which only the initiator may send). One stream id
+    // for both, so the stranger gets them as one MediaStream. The initiator makes the two
+    // transceivers; the responder takes those the offer brings (#takeOffered), because a
+    // transceiver it made itself would not be matched to the offer's media sections.
+    this.#stream = localStream ?? new MediaStream();
+    for (const kind of ['audio', 'video']) this.#tracks[kind] = this.#stream.getTracks().find((t) => t.kind === kind) ?? null;
+    if (initiator) {
+      for (const kind of ['audio', 'video']) {
+        const track = this.#tracks[kind];
+        this.#transceivers[kind] = this.pc.addTransceiver(track ?? kind, { direction: 'sendrecv', streams: [this.#stream] });
+      }
     }
+
+    // A channel of our own, next to the media, for what the server does not relay: whether our
+    // camera and microphone are on. Negotiated (same id on both sides), so neither waits for
+    // the other to announce it.
+    this.#channel = this.pc.createDataChannel('media-state', { negotiated: true, id: 0 });
+    this.#channel.addEventListener('open', () => this.sendMediaState());
+    this.#channel.addEventListener('message', ({ data }) => {
+      let state;
+      try {
+        state = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (state && typeof state === 'object' && !this.#closed) onPeerState?.(state);
+    });
 
     this.pc.addEventListener('icecandidate', ({ candidate }) => {
       // The end of gathering (null) is not sent: the remote side does not need it to connect.
@@ -60,6 +89,23 @@ export class Call {
 
   get roomCode() {
     return this.#roomCode;
+  }
+
+  /** Send `track` (or nothing, for null) as our `kind` ('audio' or 'video'), without renegotiating. */
+  async setTrack(kind, track) {
+    if (this.#closed) return;
+    this.#tracks[kind] = track; // also for a responder that has not had the offer yet
+    try {
+      await this.#transceivers[kind]?.sender.replaceTrack(track);
+    } catch (error) {
+      if (!this.#closed) console.warn(`Could not send the new ${kind} track`, error);
+    }
+  }
+
+  /** Tell the stranger what we share now (camera on or off, microphone on or off). */
+  sendMediaState() {
+    if (this.#closed || this.#channel.readyState !== 'open') return;
+    this.#channel.send(JSON.stringify(this.#mediaState()));
   }
 
   /** Our join is verified: flush what waited, and the initiator makes the offer. */
@@ -80,6 +126,7 @@ export class Call {
     this.#enqueue(async () => {
       if (type === 'offer' && !this.#initiator) {
         await this.pc.setRemoteDescription(data);
+        await this.#takeOffered();
         await this.#applyPending();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         this.#signal('answer', this.pc.localDescription.toJSON());
@@ -106,6 +153,19 @@ export class Call {
       return;
     }
     this.#send({ action: 'signal', room_code: this.#roomCode, type, data });
+  }
+
+  // The responder: send our tracks on the transceivers the offer made, both ways.
+  async #takeOffered() {
+    for (const transceiver of this.pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      if (this.#transceivers[kind] || transceiver.stopped) continue;
+      this.#transceivers[kind] = transceiver;
+      transceiver.direction = 'sendrecv';
+      transceiver.sender.setStreams?.(this.#stream);
+      const track = this.#tracks[kind];
+      if (track) await transceiver.sender.replaceTrack(track);
+    }
   }
 
   async #applyPending() {

@@ -6,14 +6,14 @@ const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl:
 // Errors after which trying a smaller set of devices can still succeed.
 const RETRY_SMALLER = new Set(['NotFoundError', 'NotReadableError', 'OverconstrainedError', 'AbortError']);
 
+const NO_MEDIA = 'This browser cannot use a camera on this page (it needs HTTPS).';
+
 /**
  * Ask for camera and microphone. Resolves to `{ stream, reason }`: `stream` is null in
  * text-only mode and `reason` then says why, in words for the user.
  */
 export async function openLocalMedia() {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    return { stream: null, reason: 'This browser cannot use a camera on this page (it needs HTTPS).' };
-  }
+  if (!navigator.mediaDevices?.getUserMedia) return { stream: null, reason: NO_MEDIA };
   let lastError = null;
   for (const constraints of [{ video: VIDEO, audio: AUDIO }, { video: VIDEO }, { audio: AUDIO }]) {
     try {
@@ -26,21 +26,55 @@ export async function openLocalMedia() {
   return { stream: null, reason: describe(lastError) };
 }
 
+/**
+ * One track of `kind` ('audio' or 'video'), from device `deviceId` when given. Resolves to
+ * `{ track, reason }`: `track` is null when it could not be had, and `reason` says why.
+ */
+export async function openTrack(kind, deviceId = '') {
+  if (!navigator.mediaDevices?.getUserMedia) return { track: null, reason: NO_MEDIA };
+  const base = kind === 'video' ? VIDEO : AUDIO;
+  const wanted = deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: wanted });
+    return { track: stream.getTracks()[0] ?? null, reason: '' };
+  } catch (error) {
+    return { track: null, reason: describe(error, kind) };
+  }
+}
+
+/** The cameras and microphones the browser lists, as `{ video: [{id, label}], audio: [...] }`. */
+export async function listDevices() {
+  const found = { video: [], audio: [] };
+  if (!navigator.mediaDevices?.enumerateDevices) return found;
+  for (const device of await navigator.mediaDevices.enumerateDevices()) {
+    const kind = device.kind === 'videoinput' ? 'video' : device.kind === 'audioinput' ? 'audio' : null;
+    if (kind === null || !device.deviceId) continue;
+    const number = found[kind].length + 1;
+    found[kind].push({ id: device.deviceId, label: device.label || `${kind === 'video' ? 'Camera' : 'Microphone'} ${number}` });
+  }
+  return found;
+}
+
 export function stopStream(stream) {
   for (const track of stream?.getTracks() ?? []) track.stop();
 }
 
-function describe(error) {
+function describe(error, kind = null) {
+  const what = kind === 'video' ? 'camera' : kind === 'audio' ? 'microphone' : 'camera and microphone';
   switch (error?.name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return 'Camera and microphone permission was denied.';
+      return `${capitalise(what)} permission was denied.`;
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return 'No camera or microphone was found.';
+      return kind ? `No ${what} was found.` : 'No camera or microphone was found.';
     case 'NotReadableError':
-      return 'The camera is in use by another application.';
+      return `The ${kind === 'audio' ? 'microphone' : 'camera'} is in use by another application.`;
     default:
-      return 'The camera could not be started.';
+      return `The ${what} could not be started.`;
   }
+}
+
+function capitalise(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

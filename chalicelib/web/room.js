@@ -27,16 +27,26 @@ export class Room {
    * @param {(message: object) => boolean} options.send
    * @param {(stream: MediaStream, track: MediaStreamTrack) => void} options.onTrack
    * @param {(state: string) => void} options.onCallState
+   * @param {() => object} options.mediaState   what we tell the stranger about our camera and microphone
+   * @param {(state: object) => void} options.onPeerState  what the stranger tells us about theirs
    */
-  constructor({ code, initiator, peerName, token, interests, iceServers, localStream, send, onTrack, onCallState }) {
+  constructor({
+    code, initiator, peerName, token, interests, iceServers, localStream, send, onTrack, onCallState, mediaState,
+    onPeerState,
+  }) {
     this.code = code;
     this.initiator = initiator;
     this.peerName = peerName;
     this.token = token;
     this.interests = interests;
     this.peerAway = false;
+    this.peerMedia = null; // { audio, video, textOnly } as the stranger last told us, on the call's channel
+    this.callState = 'new'; // the call's connectionState
+    this.noFrames = false; // connected a while ago, and still no picture
     this.#send = send;
-    this.#callOptions = { roomCode: code, initiator, iceServers, localStream, send, onTrack, onStateChange: onCallState };
+    this.#callOptions = {
+      roomCode: code, initiator, iceServers, localStream, send, onTrack, onStateChange: onCallState, mediaState, onPeerState,
+    };
     this.call = new Call(this.#callOptions);
   }
 
@@ -69,6 +79,16 @@ export class Room {
     this.call = new Call(this.#callOptions);
     if (this.#joined) this.call.begin();
     for (const [type, data] of this.#held.splice(0)) this.call.handleSignal(type, data);
+  }
+
+  /** Our camera or microphone changed: send `track` as `kind`, now and in any later call. */
+  setTrack(kind, track, stream) {
+    this.#callOptions.localStream = stream;
+    this.call?.setTrack(kind, track);
+  }
+
+  sendMediaState() {
+    this.call?.sendMediaState();
   }
 
   close() {

@@ -2,13 +2,16 @@
 
 import { ChatOrder } from './chatorder.js';
 import { INTERESTS_MAX, listInWords, normaliseTag } from './interests.js';
+import { mediaState } from './ownmedia.js';
 import { Room } from './room.js';
 import { app, chat, gate, peerName, send, setPhase } from './state.js';
 import { TypingIndicator, TypingNotifier } from './typing.js';
 import * as ui from './ui.js';
 
-// How long ICE may take before we call the video connection failed and offer Next.
-const VIDEO_CONNECT_TIMEOUT_MS = 30_000;
+// How long ICE may take before we call the video connection failed and offer Next. On one
+// network a call connects in about a second; through TURN in a few. Past this the status line
+// would keep saying "connecting" about a call that is not coming.
+export const VIDEO_CONNECT_TIMEOUT_MS = 12_000;
 // Once connected, how long without remote frames before saying the stranger has no camera.
 const NO_VIDEO_AFTER_MS = 4_000;
 
@@ -39,14 +42,17 @@ export function enterRoom(event, { resumed = false } = {}) {
     localStream: app.localStream,
     send,
     onTrack: (stream, track) => {
-      track.addEventListener('mute', ui.refreshRemoteVideo);
-      track.addEventListener('unmute', ui.refreshRemoteVideo);
+      track.addEventListener('mute', remoteTrackChanged);
+      track.addEventListener('unmute', remoteTrackChanged);
       ui.showRemoteStream(stream);
     },
     onCallState,
+    mediaState,
+    onPeerState,
   });
   app.room.join();
   setPhase('room');
+  ui.focusChatInput();
   typingNotifier.reset();
   ui.showCommonInterests(common);
   if (resumed) {
@@ -56,14 +62,21 @@ export function enterRoom(event, { resumed = false } = {}) {
     chat.system(`You are now chatting with ${name}. Say hi!`);
     if (common.length) chat.system(`You both like ${listInWords(common)}.`);
     else if (app.interests.length) chat.system(`No one who shares your interests was free, so you met ${name} at random.`);
-    if (app.textOnly) chat.system(`Text-only mode: ${app.textOnlyReason} ${name} cannot see or hear you.`);
+    if (app.textOnly) {
+      chat.system(`Text-only mode: ${app.textOnlyReason} ${name} cannot see or hear you. `
+        + 'The camera button on your picture turns your camera on.');
+    }
   }
   if (event.peer_reconnecting) {
     peerAway(); // both of us dropped; we are back first
   } else {
-    ui.setStatus(`Connected to ${name}`, 'ok');
     waitForVideo();
   }
+}
+
+function remoteTrackChanged() {
+  ui.refreshRemoteVideo();
+  showPeerMedia();
 }
 
 // What `matched` says we share, as the server normalised it; anything odd is left out.
@@ -72,9 +85,14 @@ function commonInterests(list) {
   return list.filter((tag) => typeof tag === 'string' && tag !== '' && tag === normaliseTag(tag)).slice(0, INTERESTS_MAX);
 }
 
-/** Leave the room on the page (the caller tells the server, or the server told us). */
-export function endRoom() {
+/**
+ * Leave the room on the page (the caller tells the server, or the server told us). The draft in
+ * the chat box goes with it, unless we mean to come back to this room (`keepDraft`, after our own
+ * socket dropped): whatever was typed was for this stranger, never for the next.
+ */
+export function endRoom({ keepDraft = false } = {}) {
   incoming.flush(); // lines still waiting for a gap belong above whatever ends the room
+  if (!keepDraft) ui.clearDraft();
   if (app.room) {
     gate.leave(app.room.code);
     app.room.close();
@@ -87,29 +105,67 @@ export function endRoom() {
   ui.clearRemote();
 }
 
+// The chat works (it goes through the server) but the call is not up yet: say so, not in green.
 function waitForVideo() {
   const name = peerName();
+  app.room.callState = 'new';
+  ui.setStatus(`Connected to ${name}. Video still connecting…`, 'busy');
   ui.setRemoteLabel(name, `Connecting video with ${name}…`, { busy: true });
   clearTimeout(app.videoTimer);
   app.videoTimer = setTimeout(videoFailed, VIDEO_CONNECT_TIMEOUT_MS);
 }
 
 function onCallState(state) {
+  if (!app.room) return;
   const name = peerName();
+  const was = app.room.callState;
+  app.room.callState = state;
   if (state === 'connected') {
     clearTimeout(app.videoTimer);
     ui.hideNotice();
     ui.setStatus(`Connected to ${name}`, 'ok');
-    ui.setRemoteLabel(name, `Waiting for ${name}'s video…`);
-    // Frames follow the connection within a moment; still none later means no camera there.
-    app.videoTimer = setTimeout(() => {
-      if (app.phase === 'room' && !ui.remoteVideoPlaying()) ui.setRemoteLabel(name, `${name} is not sharing video.`);
-    }, NO_VIDEO_AFTER_MS);
+    if (was !== 'disconnected') {
+      ui.setRemoteLabel(name, `Waiting for ${name}'s video…`);
+      // Frames follow the connection within a moment; still none later means no camera there.
+      app.videoTimer = setTimeout(() => {
+        if (!app.room) return;
+        app.room.noFrames = true;
+        showPeerMedia();
+      }, NO_VIDEO_AFTER_MS);
+    }
+    showPeerMedia();
   } else if (state === 'disconnected') {
     ui.setStatus(`The video link to ${name} is unstable. Trying to recover…`, 'warn');
   } else if (state === 'failed') {
     videoFailed();
   }
+}
+
+// The stranger told us, on the call's own channel, what they share.
+function onPeerState(state) {
+  if (!app.room) return;
+  const name = peerName();
+  const before = app.room.peerMedia;
+  const media = { audio: state.audio === true, video: state.video === true, textOnly: state.textOnly === true };
+  app.room.peerMedia = media;
+  ui.setPeerMedia(media);
+  if (media.textOnly && !before?.textOnly) {
+    chat.system(`${name} is chatting by text only: no camera or microphone.`);
+  } else if (before?.textOnly && !media.textOnly) {
+    chat.system(`${name} turned their ${media.video ? 'camera' : 'microphone'} on.`);
+  }
+  showPeerMedia();
+}
+
+// The stranger's tile while the call is up: their picture, or why there is none.
+function showPeerMedia() {
+  const room = app.room;
+  if (app.phase !== 'room' || !room || room.callState !== 'connected' || ui.remoteVideoPlaying()) return;
+  const name = room.peerName;
+  const media = room.peerMedia;
+  if (media?.textOnly) ui.setRemoteLabel(name, `${name} is not sharing video.`, { reason: 'Chatting by text only.' });
+  else if (media && !media.video) ui.setRemoteLabel(name, `${name} turned their camera off.`);
+  else if (room.noFrames) ui.setRemoteLabel(name, `${name} is not sharing video.`);
 }
 
 function videoFailed() {
@@ -136,8 +192,9 @@ export function peerAway() {
 
 export function peerBack() {
   app.room.peerReturned();
+  app.room.peerMedia = null;
+  app.room.noFrames = false;
   chat.system(`${peerName()} is back.`);
-  ui.setStatus(`Connected to ${peerName()}`, 'ok');
   waitForVideo();
 }
 

@@ -5,6 +5,7 @@ import { LineNumbers } from './chatorder.js';
 import { loadConfig } from './config.js';
 import { InterestsField, listInWords } from './interests.js';
 import { openLocalMedia, stopStream } from './media.js';
+import { mediaChanged, watchTracks } from './ownmedia.js';
 import { forgetReport, reportConfirmed } from './reporting.js';
 import { endRoom, enterRoom, peerAway, peerBack, peerChat, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
 import { Signalling, backoffDelay } from './signalling.js';
@@ -19,6 +20,9 @@ const CHAT_ANSWER_MS = 5_000;
 // The same words for the `banned` event and for an `error` with code `banned`.
 const BANNED_TEXT = 'Your address was reported by several people and is banned for a while. Try again later.';
 const STILL_BANNED_TEXT = 'Could not connect: your address may still be banned. Try again later.';
+const CHOSE_TEXT_ONLY = 'You chose to chat by text.';
+// Esc with a message typed and not sent asks first; a second Esc within this long skips.
+export const ESC_CONFIRM_MS = 2_000;
 
 // The `seq` of each line we send: 0, 1, 2, … per room (see chatorder.js).
 const lineNumbers = new LineNumbers();
@@ -32,13 +36,18 @@ const interestsField = new InterestsField({
 
 // ---- Starting and stopping -------------------------------------------------------------
 
-export async function start() {
+/** Start a session: with camera and microphone, or by text only (`textOnly`), asking for no device. */
+export async function start({ textOnly = false } = {}) {
   if (app.phase !== 'idle') return;
   clearTimeout(app.leaveTimer);
   setPhase('starting');
-  ui.setStatus('Asking for your camera and microphone…', 'busy');
+  if (textOnly) {
+    ui.setStatus('Getting ready…', 'busy');
+  } else {
+    ui.setStatus('Asking for your camera and microphone…', 'busy');
+  }
   ui.setRemoteLabel('Stranger', 'Getting ready…', { busy: true });
-  const { stream, reason } = await openLocalMedia();
+  const { stream, reason } = textOnly ? { stream: null, reason: CHOSE_TEXT_ONLY } : await openLocalMedia();
   if (app.phase !== 'starting') {
     stopStream(stream); // Stop was pressed while the browser asked
     return;
@@ -46,7 +55,8 @@ export async function start() {
   app.localStream = stream;
   app.textOnly = stream === null;
   app.textOnlyReason = reason;
-  ui.showLocal(stream, reason);
+  watchTracks(stream);
+  mediaChanged();
   if (app.textOnly) chat.system(`Text-only mode: ${reason} You can still chat.`);
 
   try {
@@ -54,7 +64,7 @@ export async function start() {
   } catch (error) {
     console.error(error);
     stop();
-    ui.setStatus('Could not reach the server. Check your connection and press Start again.', 'error');
+    ui.setStatus("Can't reach the chat service. Check your connection and press Start again.", 'error');
     return;
   }
   if (app.phase !== 'starting') return;
@@ -82,6 +92,7 @@ export function stop() {
 function goIdle() {
   const wasInRoom = app.room !== null;
   endRoom();
+  ui.clearDraft(); // also the one kept for a room we meant to resume
   app.resume = null;
   forgetReport();
   gate.clear();
@@ -89,6 +100,8 @@ function goIdle() {
   setPhase('idle');
   stopStream(app.localStream);
   app.localStream = null;
+  app.textOnly = false;
+  app.textOnlyReason = '';
   ui.showLocal(null, '');
   ui.setRemoteLabel('Stranger', 'Press Start to meet someone.');
   return wasInRoom;
@@ -132,6 +145,32 @@ function searchingText(fresh = false) {
   if (app.interests.length) text += ` into ${listInWords(app.interests, 'or')}`;
   return app.textOnly ? `${text}… (text-only mode)` : `${text}…`;
 }
+
+/**
+ * Esc. With nothing typed it is Next at once. With a message typed and not sent, the first press
+ * only says that a second one skips (and discards the message); a second within ESC_CONFIRM_MS
+ * does. One stray key never throws away a chat, nor hands a half-typed line to the next stranger.
+ */
+export function escape() {
+  if (ui.el.next.hidden || ui.el.next.disabled) return;
+  const now = performance.now();
+  if (app.phase === 'room' && ui.el.chatInput.value.trim() && now - escArmedAt > ESC_CONFIRM_MS) {
+    escArmedAt = now;
+    ui.showEscHint();
+    clearTimeout(escTimer);
+    escTimer = setTimeout(() => {
+      escArmedAt = -Infinity;
+      ui.hideEscHint();
+    }, ESC_CONFIRM_MS);
+    return;
+  }
+  escArmedAt = -Infinity;
+  clearTimeout(escTimer);
+  next();
+}
+
+let escArmedAt = -Infinity;
+let escTimer = null;
 
 export function next() {
   if (ui.el.next.hidden || ui.el.next.disabled) return;
@@ -233,6 +272,7 @@ function onServerError({ code, message, action, retry_after_ms: retryAfterMs }) 
       if (app.resume) {
         chat.system(`The chat with ${app.resume.peerName} ended while you were away.`);
         app.resume = null;
+        ui.clearDraft();
         search();
       }
       break;
@@ -297,7 +337,7 @@ function slowDown(retryAfterMs) {
 function retryLater(why, delay) {
   const phase = app.phase;
   if (phase !== 'searching' && phase !== 'reconnecting') return;
-  ui.setStatus(`${why} Trying again in ${Math.ceil(delay / 1000)} s…`, 'warn');
+  ui.setCountdown((s) => (s > 0 ? `${why} Trying again in ${s} s…` : `${why} Trying again…`), delay);
   clearTimeout(app.retryTimer);
   app.retryTimer = setTimeout(() => {
     if (app.phase !== phase) return;
@@ -337,7 +377,7 @@ function onSocketOpen() {
   }
 }
 
-function onSocketClosed({ retryInMs }) {
+function onSocketClosed({ retryInMs, everOpened }) {
   if (app.phase === 'idle' || retryInMs === null) return;
   if (app.banned && app.phase === 'connecting') {
     // Start after a ban, and the new socket was refused (browsers hide the 403): still banned.
@@ -349,15 +389,16 @@ function onSocketClosed({ retryInMs }) {
     const { token, interests } = app.room;
     const name = peerName();
     app.resume = token ? { token, peerName: name, interests } : null;
-    endRoom();
+    endRoom({ keepDraft: app.resume !== null }); // the draft is for the stranger we hope to get back to
     chat.system(app.resume ? `Connection lost. Trying to get back to ${name}…` : 'Connection lost. The chat has ended.');
   }
   if (app.phase !== 'reconnecting') app.resumeSearch = app.phase !== 'ended';
   clearTimeout(app.retryTimer);
   setPhase('reconnecting');
-  const seconds = Math.ceil(retryInMs / 1000);
-  ui.setStatus(seconds > 0 ? `Connection lost. Retrying in ${seconds} s…` : 'Connection lost. Reconnecting…', 'warn');
-  ui.setRemoteLabel('Stranger', 'Reconnecting…', { busy: true });
+  // "Connection lost" only for a connection there was: no socket opened since Start, none was lost.
+  const why = everOpened ? 'Connection lost.' : "Can't reach the chat service.";
+  ui.setCountdown((s) => (s > 0 ? `${why} Retrying in ${s} s…` : `${why} Reconnecting…`), retryInMs, 'warn');
+  ui.setRemoteLabel('Stranger', everOpened ? 'Reconnecting…' : 'Trying to reach the chat service…', { busy: true });
 }
 
 // ---- For the page ----------------------------------------------------------------------
@@ -407,4 +448,7 @@ export const view = Object.freeze({
   room: () => app.room?.code ?? null,
   textOnly: () => app.textOnly,
   typingShown: () => typingIndicator.shown,
+  // Our tracks as the stranger gets them: kind, label, enabled, readyState.
+  localTracks: () => (app.localStream?.getTracks() ?? []).map(({ kind, label, enabled, readyState }) => (
+    { kind, label, enabled, readyState })),
 });

@@ -16,13 +16,15 @@ export function backoffDelay(attempt) {
  * Events (all `CustomEvent`s, data in `detail`):
  *   open                        the socket is open; register now
  *   message  {event, ...}       one server event, parsed
- *   close    {retryInMs, code}  the socket closed; `retryInMs` is null when no retry follows
+ *   close    {retryInMs, code, everOpened}  the socket closed; `retryInMs` is null when no retry
+ *                              follows; `everOpened` is false while no socket has opened since connect()
  */
 export class Signalling extends EventTarget {
   #url;
   #pingIntervalMs;
   #socket = null;
   #wanted = false;
+  #everOpened = false;
   #attempt = 0;
   #retryTimer = null;
   #pingTimer = null;
@@ -44,6 +46,7 @@ export class Signalling extends EventTarget {
 
   /** Connect, and keep reconnecting after drops until close() is called. */
   connect() {
+    if (!this.#wanted) this.#everOpened = false;
     this.#wanted = true;
     if (!this.#socket && this.#retryTimer === null) this.#open();
   }
@@ -80,6 +83,7 @@ export class Signalling extends EventTarget {
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
     socket.addEventListener('open', () => {
+      this.#everOpened = true;
       this.#startPinging();
       this.#emit('open');
     });
@@ -111,7 +115,7 @@ export class Signalling extends EventTarget {
       this.#attempt += 1;
       this.#retryTimer = setTimeout(() => this.#open(), retryInMs);
     }
-    this.#emit('close', { retryInMs, code });
+    this.#emit('close', { retryInMs, code, everOpened: this.#everOpened });
   }
 
   // Treat the socket as closed now: a dead TCP connection can take minutes to report it.

@@ -2,7 +2,7 @@
 //
 // The server's figure may be up to 5 s old (it is cached), so on its own it can say "0 people
 // online" to someone who is online and talking to a stranger. The page knows a lower bound (us,
-// and our stranger) and never shows less.
+// and our stranger) and never shows less; and it never shows "0 people online" at all.
 
 const REFRESH_MS = 15_000;
 // The server lets the answer be cached for 5 s; a refresh after our own change waits that out.
@@ -24,6 +24,12 @@ export function watchOnlineCount(line, text, atLeast) {
       return;
     }
     const online = Math.max(reported, atLeast());
+    // "0 people online" greets a first visitor with an empty room: say nothing rather than that.
+    if (online === 0) {
+      line.hidden = true;
+      text.textContent = '';
+      return;
+    }
     text.textContent = online === 1 ? '1 person online' : `${online.toLocaleString('en')} people online`;
     line.hidden = false;
   }

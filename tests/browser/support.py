@@ -253,8 +253,9 @@ def send_chat(page: Page, text: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    """Save what the page shows as test-artifacts/``name`` (git-ignored), for people to look at."""
     path = ARTIFACTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
     return path
 

@@ -76,4 +76,11 @@ def test_controls_are_reachable_with_the_keyboard(pages: Pages):
     page.keyboard.type("Kim")
     page.keyboard.press("Enter")  # Enter in the name field starts
     expect(page.locator("#status")).to_contain_text("Looking for someone")
-    expect(page.get_by_role("button", name="Stop")).to_be_focused()
+    # Focus leaves the hidden field, but never for Stop (issue 16): a second Enter or space
+    # bar must not end the session it just started.
+    expect(page.get_by_role("button", name="Stop")).not_to_be_focused()
+    assert page.evaluate("() => document.activeElement !== document.body")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__rvc.state()") == "searching"
