@@ -390,6 +390,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         for reporter in [cid for cid in self.actors() if cid != victim][:3]:
             if victim not in self.actors():
                 break
+            if reporter not in self.actors():  # banned by an earlier round: it met someone else
+                continue
             for cid in (victim, reporter):
                 self.leave(self.actors().index(cid))
             self.register(self.actors().index(victim), None, ())
