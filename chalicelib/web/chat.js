@@ -1,10 +1,22 @@
 // The chat log. Every piece of user text goes in through textContent, never as HTML.
 
+// Within this of the bottom counts as at the bottom: the reader follows new messages.
+const BOTTOM_SLACK_PX = 40;
+
 export class ChatLog {
   #list;
+  #pinned = true; // the reader is at the bottom, following new messages
 
   constructor(list) {
     this.#list = list;
+    list.addEventListener('scroll', () => {
+      this.#pinned = list.scrollHeight - list.scrollTop - list.clientHeight < BOTTOM_SLACK_PX;
+    });
+    // The log shrinks when a notice appears or a phone's keyboard opens: whoever was reading the
+    // latest lines still sees them.
+    new ResizeObserver(() => {
+      if (this.#pinned) list.scrollTop = list.scrollHeight;
+    }).observe(list);
   }
 
   /** A message from `who` ('me' or 'peer'), shown under `name`. */
@@ -29,10 +41,11 @@ export class ChatLog {
 
   clear() {
     this.#list.replaceChildren();
+    this.#pinned = true;
   }
 
   #item(className) {
-    const item = document.createElement('li');
+    const item = document.createElement('div');
     item.className = className;
     return item;
   }
@@ -40,8 +53,11 @@ export class ChatLog {
   #add(item) {
     const list = this.#list;
     // Follow new messages only when the reader is already at the bottom.
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < BOTTOM_SLACK_PX;
     list.append(item);
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    if (atBottom || this.#pinned) {
+      list.scrollTop = list.scrollHeight;
+      this.#pinned = true;
+    }
   }
 }

@@ -47,7 +47,7 @@ export function reportConfirmed() {
   chat.system(`Thank you. ${pending.name} was reported, and you will not be matched with them again.`);
   if (app.phase === 'ended') {
     ui.showNotice(`You reported ${pending.name}. The chat has ended, and you will not meet them again.`,
-      { tone: 'report' });
+      { tone: 'report', short: `You reported ${pending.name}. You will not meet them again. Press Next to go on.` });
   }
 }
 

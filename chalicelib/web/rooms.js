@@ -172,9 +172,9 @@ function videoFailed() {
   if (app.phase !== 'room' || app.room?.peerAway) return;
   const name = peerName();
   ui.setRemoteLabel(name, 'No video connection.');
-  ui.setStatus(`Video with ${name} could not connect. Press Next to meet someone else.`, 'warn');
+  ui.setStatus(`No video with ${name}. Press Next to meet someone else.`, 'warn');
   ui.showNotice(`The video connection with ${name} failed: your networks may not allow a direct link. `
-    + 'You can keep chatting, or find someone else.');
+    + 'You can keep chatting, or find someone else.', { short: `No video link with ${name}. Keep chatting, or press Next.` });
 }
 
 /** The stranger's connection dropped; the server holds their seat for a while. */

@@ -32,6 +32,7 @@ export const el = {
   devicesNote: byId('devices-note'),
   notice: byId('notice'),
   noticeText: byId('notice-text'),
+  noticeShort: byId('notice-short'),
   noticeNext: byId('notice-next'),
   welcome: byId('welcome'),
   chatLog: byId('chat-log'),
@@ -109,8 +110,8 @@ function renderStatus() {
   if (offline) {
     tone = 'error';
     text = document.body.dataset.phase === 'idle'
-      ? 'You are offline. Connect to the internet to meet someone.'
-      : 'You are offline. The chat goes on when your network is back…';
+      ? 'You are offline. Connect to the internet to start.'
+      : 'You are offline. Waiting for the network…';
   }
   if (el.statusText.textContent !== text) el.statusText.textContent = text;
   el.status.dataset.tone = tone;
@@ -276,9 +277,13 @@ function setTool(button, track, what) {
 
 // ---- The notice over the video ---------------------------------------------------------
 
-/** The message over the video, with its "Find someone else" button. `tone`: 'problem' or 'report'. */
-export function showNotice(text, { tone = 'problem' } = {}) {
+/**
+ * The message over the video, with its "Find someone else" button. `tone`: 'problem' or 'report'.
+ * `short` is what small screens show instead of `text`.
+ */
+export function showNotice(text, { tone = 'problem', short = text } = {}) {
   el.noticeText.textContent = text;
+  el.noticeShort.textContent = short;
   el.notice.dataset.tone = tone;
   el.notice.hidden = false;
 }
