@@ -12,8 +12,9 @@ ui.el.textOnly.addEventListener('click', () => start({ textOnly: true }));
 ui.el.next.addEventListener('click', session.next);
 ui.el.noticeNext.addEventListener('click', session.next);
 ui.el.stop.addEventListener('click', (event) => {
-  // Stop appears where Text only was: the second click of a double click is not meant for it.
-  if (event.detail > 0 && ui.stopJustAppeared()) return;
+  // Stop appears where Text only was: the second click of a double click (detail 2) was meant
+  // for that, not for Stop. A click of its own, or Enter or space (detail 0), stops.
+  if (event.detail > 1) return;
   session.stop();
 });
 ui.el.report.addEventListener('click', openReport);

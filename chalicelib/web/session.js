@@ -97,6 +97,7 @@ function goIdle() {
   forgetReport();
   gate.clear();
   clearTimeout(app.retryTimer);
+  app.retryAt = -Infinity;
   setPhase('idle');
   stopStream(app.localStream);
   app.localStream = null;
@@ -203,6 +204,8 @@ const handlers = {
   queued() {
     if (app.phase !== 'searching') return;
     app.serviceAttempt = 0;
+    // A `queued` late for an earlier register does not cut short the countdown to a retry.
+    if (performance.now() < app.retryAt) return;
     if (!ui.el.statusText.textContent.startsWith('Looking')) ui.setStatus(searchingText(), 'busy');
   },
   matched(event) {
@@ -339,7 +342,9 @@ function retryLater(why, delay) {
   if (phase !== 'searching' && phase !== 'reconnecting') return;
   ui.setCountdown((s) => (s > 0 ? `${why} Trying again in ${s} s…` : `${why} Trying again…`), delay);
   clearTimeout(app.retryTimer);
+  app.retryAt = performance.now() + delay;
   app.retryTimer = setTimeout(() => {
+    app.retryAt = -Infinity;
     if (app.phase !== phase) return;
     if (phase === 'searching') search();
     else onSocketOpen();
@@ -394,6 +399,7 @@ function onSocketClosed({ retryInMs, everOpened }) {
   }
   if (app.phase !== 'reconnecting') app.resumeSearch = app.phase !== 'ended';
   clearTimeout(app.retryTimer);
+  app.retryAt = -Infinity;
   setPhase('reconnecting');
   // "Connection lost" only for a connection there was: no socket opened since Start, none was lost.
   const why = everOpened ? 'Connection lost.' : "Can't reach the chat service.";

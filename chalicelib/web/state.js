@@ -26,6 +26,7 @@ export const app = {
   videoTimer: null,
   leaveTimer: null,
   retryTimer: null,
+  retryAt: -Infinity, // performance.now() of a retry retryLater() set up
   reportTimer: null,
 };
 

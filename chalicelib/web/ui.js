@@ -65,7 +65,6 @@ const COUNTDOWN_TICK_MS = 250;
 let wanted = { text: '', tone: 'idle' };
 let offline = false;
 let countdownTimer = null;
-let stopShownAt = -Infinity;
 
 /** The status line. `tone` is one of idle, busy, ok, warn, error (it picks the dot's colour). */
 export function setStatus(text, tone = 'idle') {
@@ -136,7 +135,6 @@ export function setControls(phase) {
   el.next.hidden = idle;
   el.next.disabled = !(inRoom || ended);
   el.next.classList.toggle('btn-primary', ended);
-  if (!idle && el.stop.hidden) stopShownAt = performance.now();
   el.stop.hidden = idle;
   el.tools.hidden = idle || phase === 'starting';
   el.chatInput.disabled = !inRoom;
@@ -144,11 +142,6 @@ export function setControls(phase) {
   if (!inRoom) hideEscHint();
   renderStatus(); // the offline text depends on the phase
   keepFocusVisible(focused);
-}
-
-/** Stop appeared where Start or Text only was a moment ago: a double click must not press it. */
-export function stopJustAppeared() {
-  return performance.now() - stopShownAt < 600;
 }
 
 // A focused control that disappears would drop keyboard users back at the top of the page.
