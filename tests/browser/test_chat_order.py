@@ -151,7 +151,7 @@ def test_a_line_waiting_for_a_gap_is_shown_before_the_stranger_leaves(pages: Pag
     )
     status(page).to_contain_text("Stranger disconnected")
     log = page.evaluate(
-        "() => [...document.querySelectorAll('#chat-log li')].map((li) => [li.className, li.lastChild.textContent])"
+        "() => [...document.querySelectorAll('#chat-log .msg')].map((item) => [item.className, item.lastChild.textContent])"
     )
     assert log[-2:] == [["msg msg-peer", "line 1"], ["msg msg-system", "Eve left the chat."]]
 
