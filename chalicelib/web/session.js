@@ -147,31 +147,26 @@ function searchingText(fresh = false) {
   return app.textOnly ? `${text}… (text-only mode)` : `${text}…`;
 }
 
+let escTimer = null;
+
 /**
  * Esc. With nothing typed it is Next at once. With a message typed and not sent, the first press
- * only says that a second one skips (and discards the message); a second within ESC_CONFIRM_MS
- * does. One stray key never throws away a chat, nor hands a half-typed line to the next stranger.
+ * only says that a second one skips (and discards the message); a second within ESC_CONFIRM_MS,
+ * while that hint shows, does. One stray key never throws away a chat, nor hands a half-typed
+ * line to the next stranger. The hint goes (and the next Esc asks again) when the time is up,
+ * when they type on, and when the chat ends.
  */
 export function escape() {
   if (ui.el.next.hidden || ui.el.next.disabled) return;
-  const now = performance.now();
-  if (app.phase === 'room' && ui.el.chatInput.value.trim() && now - escArmedAt > ESC_CONFIRM_MS) {
-    escArmedAt = now;
+  if (app.phase === 'room' && ui.el.chatInput.value.trim() && ui.el.escHint.hidden) {
     ui.showEscHint();
     clearTimeout(escTimer);
-    escTimer = setTimeout(() => {
-      escArmedAt = -Infinity;
-      ui.hideEscHint();
-    }, ESC_CONFIRM_MS);
+    escTimer = setTimeout(ui.hideEscHint, ESC_CONFIRM_MS);
     return;
   }
-  escArmedAt = -Infinity;
   clearTimeout(escTimer);
   next();
 }
-
-let escArmedAt = -Infinity;
-let escTimer = null;
 
 export function next() {
   if (ui.el.next.hidden || ui.el.next.disabled) return;

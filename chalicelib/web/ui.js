@@ -100,10 +100,6 @@ export function setOffline(isOffline) {
   renderStatus();
 }
 
-export function isOffline() {
-  return offline;
-}
-
 function renderStatus() {
   let { text, tone } = wanted;
   if (offline) {

@@ -101,6 +101,18 @@ def test_a_chat_from_first_visit_to_stop_fits_the_screen(pages: Pages, size: str
     b.get_by_role("button", name="Next").click()
     status(a).to_contain_text("Stranger disconnected")
     look(a, "stranger-left")
+    b.get_by_role("button", name="Stop").click()  # so the next stranger meets Ana
+
+    a.get_by_role("button", name="Next").click()
+    status(a).to_contain_text("Looking for someone")
+    look(a, "searching-again")
+    c = pages.open("Cy")
+    start_chat(c, "Cy", "films")
+    status(a).to_contain_text("Connected to Cy")
+    a.get_by_role("button", name="Report").click()
+    a.get_by_role("dialog").get_by_role("button", name="Spam or scam").click()
+    expect(a.locator("#chat-log .msg-system").last).to_contain_text("Cy was reported")
+    look(a, "reported")
 
     a.get_by_role("button", name="Stop").click()
     status(a).to_contain_text("Stopped")
@@ -127,6 +139,9 @@ def test_text_only_a_video_that_cannot_connect_and_no_network_fit_the_screen(pag
     look(a, "video-connecting")
     expect(a.get_by_role("alert")).to_contain_text("The video connection with Eve failed", timeout=15_000)
     look(a, "video-failed")
+    a.evaluate("(code) => window.__rvc.deliver({event: 'peer-reconnecting', room_code: code})", FAKE_ROOM)
+    status(a).to_contain_text("Eve lost their connection")
+    look(a, "peer-reconnecting")
 
     pages.allow_errors(r"net::ERR_INTERNET_DISCONNECTED")  # the people-online figure, while offline
     a.context.set_offline(True)
