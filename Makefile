@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 dev: $(STAMP)
-	$(PY) -m localdev $(ARGS)
+	$(PY) -m localdev --turn auto $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,4 +1,5 @@
-"""``python -m localdev`` (``make dev``): the whole platform on one port, with an embedded Redis.
+"""``python -m localdev`` (``make dev``): the whole platform on one port, with an embedded Redis
+and, with ``--turn auto`` (which ``make dev`` passes), a coturn relay when coturn is installed.
 
 Every option can also be set in the environment as ``LOCALDEV_<OPTION>`` (``LOCALDEV_PORT=9000``);
 the command line wins. ``REDIS_URL`` in the environment skips the embedded server.
@@ -23,12 +24,24 @@ from localdev.eventlog import configure_logging
 from localdev.redis_server import RedisServer
 from localdev.server import Gateway, bind
 from localdev.settings import AWS_IDLE_TIMEOUT_S, AWS_MAX_CONNECTION_S, AWS_MAX_MESSAGE_BYTES, Settings
+from localdev.turn import TurnServer, find_coturn, new_secret
 
 log = logging.getLogger("localdev")
 _PROJECT_DIR = Path(__file__).resolve().parent.parent
 # boto3 signs every request, even to loopback, so it needs some credentials and a region.
 _PR_SET_PDEATHSIG = 1
 _AWS_DEFAULTS = {"AWS_ACCESS_KEY_ID": "localdev", "AWS_SECRET_ACCESS_KEY": "localdev"}
+# Any of these in the environment means the developer brought a relay of their own.
+_TURN_VARIABLES = ("TURN_URLS", "TURN_SECRET", "TURN_SECRET_ARN")
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnChoice:
+    """What ``--turn`` asked for, kept beside Settings because only this module starts coturn."""
+
+    mode: str = "off"  # "auto": start coturn when it is installed; "off": never
+    binary: str | None = None
+    port: int = 0
 
 
 def _env(name: str, default: Any, kind: Callable[[str], Any] = str) -> Any:
@@ -40,7 +53,7 @@ def _flag(text: str) -> bool:
     return text.lower() in ("1", "true", "yes", "on")
 
 
-def parse_args(argv: list[str] | None = None) -> Settings:
+def parse_args(argv: list[str] | None = None) -> tuple[Settings, TurnChoice]:
     p = argparse.ArgumentParser(
         prog="python -m localdev",
         description="Local API Gateway for the Chalice app: WebSockets, Management API, REST and schedules.",
@@ -81,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    help="do not re-import the app when app.py or chalicelib/ change")
     p.add_argument("-q", "--quiet", action="store_true", default=_env("quiet", False, _flag),
                    help="no per-event log lines; errors and the app's own logs still print")
+    p.add_argument("--turn", choices=("auto", "off"), default=_env("turn", "off"),
+                   help="auto: run coturn beside the gateway when it is installed, with a per-run secret "
+                        "shared with the app (make dev passes auto; default off)")
+    p.add_argument("--turnserver", default=_env("turnserver", None),
+                   help="coturn's turnserver binary, if not on PATH (implies --turn auto)")
+    p.add_argument("--turn-port", type=int, default=_env("turn_port", 0, int),
+                   help="coturn's UDP and TCP port (default 0: a free one)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     a = p.parse_args(argv)
     if a.processes < 0:
@@ -90,6 +110,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     if a.per_connection < 1:
         p.error("--per-connection must be 1 or more")
     configure_logging(a.verbose, events=not a.quiet)
+    turn = TurnChoice(mode="auto" if a.turnserver else a.turn, binary=a.turnserver, port=a.turn_port)
     return Settings(
         app_dir=a.app_dir.resolve(), host=a.host, port=a.port, chalice_stage=a.stage, api_stage=a.api_stage,
         ws_path="/" + a.ws_path.lstrip("/"), region=a.region, workers=a.workers, processes=a.processes,
@@ -97,10 +118,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         max_message_bytes=a.max_message_bytes, idle_timeout_s=a.idle_timeout,
         max_connection_s=a.max_connection_seconds, disconnect_loss=a.disconnect_loss,
         schedule_interval_s=a.schedule_interval, schedules=not a.no_schedules, reload=not a.no_reload, quiet=a.quiet,
-    )
+    ), turn
 
 
-def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
+def _banner(gw: Gateway, redis_url: str, embedded: bool, turn_line: str) -> str:
     s, app = gw.settings, gw.loaded
     rest = f"http://{s.origin}/" + ("" if app.has_rest_routes else "   (the app has no REST routes yet)")
     schedules = ", ".join(f"{x.function.handler_string} {x.expression}" for x in app.schedules) or "none"
@@ -115,6 +136,7 @@ def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
         f"  Page and REST   {rest}",
         f"  Management API  {s.management_url(app.api_stage)}/@connections/{{connectionId}}",
         f"  Redis           {redis_url}" + ("  (embedded Valkey, discarded on exit)" if embedded else ""),
+        f"  TURN relay      {turn_line}",
         f"  Schedules       {schedules}",
         # Each function's own limits from .chalice/config.json: a run past its timeout is reported.
         f"  Lambda limits   {limits or 'none'}",
@@ -127,12 +149,15 @@ def _banner(gw: Gateway, redis_url: str, embedded: bool) -> str:
     return "\n".join(lines)
 
 
-async def serve(settings: Settings, sock: Any, redis_url: str, embedded: bool) -> int:
+async def serve(
+    settings: Settings, sock: Any, redis_url: str, embedded: bool, turn_env: dict[str, str], turn_line: str
+) -> int:
     def environment(stage: str) -> dict[str, str]:
         return {
             "REDIS_URL": redis_url,
             "MANAGEMENT_API_URL": settings.management_url(stage),
             "WEBSOCKET_URL": settings.websocket_url(),
+            **turn_env,
         }
 
     gw = Gateway(settings, environment)
@@ -141,7 +166,7 @@ async def serve(settings: Settings, sock: Any, redis_url: str, embedded: bool) -
     except LoadError as exc:
         log.error("Cannot start: %s", exc)
         return 1
-    print(_banner(gw, redis_url, embedded), flush=True)
+    print(_banner(gw, redis_url, embedded, turn_line), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,8 +194,32 @@ def _stop_when_make_dies() -> None:
         pass  # not Linux
 
 
+def start_turn(choice: TurnChoice, host: str) -> tuple[TurnServer | None, dict[str, str], str]:
+    """coturn for this run, the app settings that point at it, and the banner's line about it.
+
+    A missing coturn is one line, never a failure: most local calls connect without a relay.
+    """
+    if choice.mode == "off":
+        return None, {}, "off (make dev, or --turn auto, runs coturn when it is installed)"
+    brought = [name for name in _TURN_VARIABLES if os.environ.get(name)]
+    if brought:
+        return None, {}, f"yours ({', '.join(brought)} from the environment); no local coturn started"
+    if find_coturn(choice.binary) is None:
+        return None, {}, ("none: coturn is not installed (apt-get install coturn); "
+                          "calls that need a relay will show 'video link failed'")
+    secret = new_secret()
+    try:
+        turn = TurnServer([secret], host=host, port=choice.port or None, binary=choice.binary, own_session=True)
+        turn.start()
+    except (OSError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, {}, f"none: coturn did not start ({first})"
+    env = {"TURN_URLS": ",".join(turn.urls), "TURN_SECRET": secret}
+    return turn, env, f"{turn.urls[0]}  (coturn, --use-auth-secret, a secret made for this run)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_args(argv)
+    settings, turn_choice = parse_args(argv)
     _stop_when_make_dies()
     try:
         sock = bind(settings.host, settings.port)
@@ -182,15 +231,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {**_AWS_DEFAULTS, "AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}.items():
         os.environ.setdefault(name, value)
     redis: RedisServer | None = None
+    turn: TurnServer | None = None
     redis_url = os.environ.get("REDIS_URL", "")
     try:
         if not redis_url:
             redis = RedisServer(own_session=True).start()
             redis_url = redis.url
-        return asyncio.run(serve(settings, sock, redis_url, embedded=redis is not None))
+        # coturn relays between browsers on this machine, so it listens where they reach the page.
+        turn, turn_env, turn_line = start_turn(turn_choice, settings.client_host.strip("[]"))
+        return asyncio.run(serve(settings, sock, redis_url, redis is not None, turn_env, turn_line))
     except KeyboardInterrupt:
         return 130
     finally:
+        if turn is not None:
+            turn.stop()
         if redis is not None:
             redis.stop()
         sock.close()
