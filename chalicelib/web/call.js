@@ -1,5 +1,9 @@
 // One RTCPeerConnection for one room: offer/answer by role, trickle ICE over the WebSocket.
 
+// `?ice=relay` in the page's address sends every packet through the TURN relay, as on a network
+// where nothing else gets through: the relay tests use it, and so can anyone checking a relay.
+const ICE_TRANSPORT_POLICY = new URLSearchParams(location.search).get('ice') === 'relay' ? 'relay' : 'all';
+
 /**
  * A call with the stranger in one room.
  *
@@ -43,7 +47,7 @@ export class Call {
     this.#send = send;
     this.#onStateChange = onStateChange;
     this.#mediaState = mediaState ?? (() => ({}));
-    this.pc = new RTCPeerConnection({ iceServers: iceServers ?? [] });
+    this.pc = new RTCPeerConnection({ iceServers: iceServers ?? [], iceTransportPolicy: ICE_TRANSPORT_POLICY });
 
     // Always negotiate audio and video both ways, with or without a track of our own: a
     // text-only visitor still sees the stranger, and can turn the camera on later with

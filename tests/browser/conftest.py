@@ -106,9 +106,16 @@ class Pages:
         self.allowed_errors: list[re.Pattern[str]] = []
 
     def open(
-        self, label: str, *, camera: bool = True, viewport: dict[str, int] | None = None, init_script: str = ""
+        self,
+        label: str,
+        *,
+        camera: bool = True,
+        viewport: dict[str, int] | None = None,
+        init_script: str = "",
+        query: str = "",
     ) -> Page:
-        """A new visitor on the app's page; ``init_script`` runs before the page's own scripts."""
+        """A new visitor on the app's page; ``init_script`` runs before the page's own scripts,
+        ``query`` is added to the page's address (``?ice=relay``)."""
         context = self.browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
         if not camera:
             context.add_init_script(DENY_CAMERA)
@@ -119,7 +126,7 @@ class Pages:
         page.on("console", lambda msg: self._console(visitor, msg.type, msg.text))
         page.on("pageerror", lambda exc: visitor.errors.append(f"uncaught: {exc}"))
         self.visitors.append(visitor)
-        page.goto(self.gateway.url)
+        page.goto(self.gateway.url + query)
         page.wait_for_function("() => window.__rvc !== undefined")
         return page
 

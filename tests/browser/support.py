@@ -102,13 +102,22 @@ class Gateway:
     """``python -m localdev`` on a free port, against a given Redis, with no STUN servers.
 
     By default no schedule runs. ``schedule_interval`` runs the sweep every that many seconds (to
-    test what only the sweep does, such as the interest fallback); ``env`` sets app settings.
+    test what only the sweep does, such as the interest fallback); ``env`` sets app settings;
+    ``args`` are more ``python -m localdev`` options (``--turn auto`` starts its coturn).
     """
 
-    def __init__(self, redis_url: str, *, schedule_interval: float | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        schedule_interval: float | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ):
         self.redis_url = redis_url
         self.schedule_interval = schedule_interval
         self.extra_env = dict(env or {})
+        self.extra_args = list(args or [])
         self.port = free_port()
         self._log = tempfile.NamedTemporaryFile(prefix="localdev-browser-", suffix=".log", delete=False)  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
@@ -134,6 +143,7 @@ class Gateway:
             command.append("--no-schedules")
         else:
             command += ["--schedule-interval", str(self.schedule_interval)]
+        command += self.extra_args
         self.process = subprocess.Popen(
             command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
         )
