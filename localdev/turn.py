@@ -74,9 +74,11 @@ class TurnServer:
         max_port: int = DEFAULT_MAX_PORT,
         binary: str | None = None,
         own_session: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
         """``own_session`` keeps a terminal's Ctrl-C away from coturn, so ``make dev`` stops it
-        last, after the WebSockets closed (as with the embedded Valkey)."""
+        last, after the WebSockets closed (as with the embedded Valkey). ``extra_args`` are more
+        turnserver options (tests shorten ``--max-allocate-lifetime`` to see refreshes)."""
         found = find_coturn(binary)
         if found is None:
             raise FileNotFoundError("coturn's turnserver is not installed (apt-get install coturn)")
@@ -87,6 +89,7 @@ class TurnServer:
         self.min_port = min_port
         self.max_port = max_port
         self.own_session = own_session
+        self.extra_args = list(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -136,6 +139,7 @@ class TurnServer:
             "--log-file", "stdout",
             "--simple-log",
             *(["--allow-loopback-peers"] if loopback else []),
+            *self.extra_args,
         ]
         with (self._dir / "turnserver.log").open("wb") as log:
             self._process = subprocess.Popen(

@@ -6,12 +6,11 @@ secret in the order docs/turn.md gives does not cut a call in progress.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -19,9 +18,10 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page, expect
 
+from chalicelib.ice import turn_credential
 from localdev.redis_server import RedisServer
 from localdev.turn import TurnServer, find_coturn, new_secret
-from tests.browser.conftest import Pages
+from tests.browser.conftest import Pages, _failed
 from tests.browser.support import (
     FRAMES_DECODED,
     Gateway,
@@ -51,8 +51,18 @@ SELECTED_PAIR = """async () => {
 }"""
 
 
-def _credential(secret: str, username: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
+def allocates(turn: TurnServer, secret: str, user: str = "probe", ttl: int = 600) -> bool:
+    """Whether coturn grants a fresh allocation to a credential the app makes with ``secret``
+    (turnutils_uclient, coturn's own test client, allocates and relays a few packets)."""
+    username = f"{int(time.time()) + ttl}:{user}"
+    client = shutil.which("turnutils_uclient")
+    assert client, "turnutils_uclient comes with coturn"
+    done = subprocess.run(
+        [client, "-y", "-n", "2", "-p", str(turn.port), "-u", username, "-w", turn_credential(secret, username),
+         turn.host],
+        capture_output=True, text=True, timeout=30,
+    )
+    return done.returncode == 0 and "Cannot complete Allocation" not in done.stdout + done.stderr
 
 
 def _replace_turn_credentials(username: str, credential: str) -> str:
@@ -82,11 +92,24 @@ def coturn() -> str:
 
 
 @pytest.fixture
-def turn(coturn: str) -> Iterator[TurnServer]:
+def turn(coturn: str, request: pytest.FixtureRequest) -> Iterator[TurnServer]:
     """A coturn of the test's own, accepting one fresh secret, so the test can break the pairing."""
     server = TurnServer([new_secret()], binary=coturn).start()
     yield server
+    if _failed(request):
+        print(f"---- coturn log ----\n{server.log_tail(60)}")
     server.stop()
+
+
+def close(pages: Pages | None, gateway: Gateway | None) -> None:
+    """What the ``pages`` and ``gateway`` fixtures do after a test, for the ones opened here."""
+    errors = []
+    if pages is not None:
+        pages.close()
+        errors = [f"{v.label}: {e}" for v in pages.visitors for e in v.errors]
+    if gateway is not None:
+        gateway.close()
+    assert not errors, "the page logged errors:\n" + "\n".join(errors)
 
 
 def _relay_gateway(redis_server: RedisServer, **options: object) -> Gateway:
@@ -150,8 +173,7 @@ def test_a_wrong_secret_is_refused_by_coturn_and_the_page_says_the_video_link_fa
         expect_video_link_failed_but_chat_works(a, b)
         assert "check_stun_auth" in turn.log(), turn.log_tail()  # refused by coturn, not lost on the way
     finally:
-        pages.close()
-        gateway.close()
+        close(pages, gateway)
 
 
 def test_an_expired_credential_is_refused_by_coturn_and_the_page_says_the_video_link_failed(
@@ -162,22 +184,67 @@ def test_an_expired_credential_is_refused_by_coturn_and_the_page_says_the_video_
     pages = Pages(browser, gateway)
     # Signed with the right secret, but its lifetime ended a minute ago.
     expired = f"{int(time.time()) - 60}:expired-visitor"
-    script = _replace_turn_credentials(expired, _credential(secret, expired))
+    script = _replace_turn_credentials(expired, turn_credential(secret, expired))
     try:
         a, b = _pair_relayed(pages, init_script=script)
         expect_video_link_failed_but_chat_works(a, b)
         assert expired in turn.log(), turn.log_tail()
     finally:
-        pages.close()
-        gateway.close()
+        close(pages, gateway)
 
 
-def _pair_relayed(pages: Pages, init_script: str = "") -> tuple[Page, Page]:
-    a = pages.open("Ana", init_script=init_script, query=RELAY)
-    start_chat(a, "Ana")
+def _pair_relayed(pages: Pages, first: str = "Ana", second: str = "Bo", init_script: str = "") -> tuple[Page, Page]:
+    """Two visitors, both forced onto the relay, matched with each other."""
+    a = pages.open(first, init_script=init_script, query=RELAY)
+    start_chat(a, first)
     status(a).to_contain_text("Looking for someone")
-    b = pages.open("Bo", init_script=init_script, query=RELAY)
-    start_chat(b, "Bo")
-    status(a).to_contain_text("Connected to Bo")
-    status(b).to_contain_text("Connected to Ana")
+    b = pages.open(second, init_script=init_script, query=RELAY)
+    start_chat(b, second)
+    status(a).to_contain_text(f"Connected to {second}")
+    status(b).to_contain_text(f"Connected to {first}")
     return a, b
+
+
+def test_rotating_the_secret_in_the_documented_order_keeps_calls_going(
+    turn: TurnServer, redis_server: RedisServer, browser: Browser
+) -> None:
+    """docs/turn.md's order: the relay accepts the new secret, then the app mints with it, and
+    the old secret goes only after the old credentials' TTL. Calls at every stage keep going."""
+    old, new = turn.initial_secrets[0], new_secret()
+    env = {"TURN_URLS": ",".join(turn.urls)}
+    before = _relay_gateway(redis_server, env={**env, "TURN_SECRET": old})
+    early = Pages(browser, before)
+    after: Gateway | None = None
+    late: Pages | None = None
+    try:
+        a, b = _pair_relayed(early)
+        for page in (a, b):
+            wait_remote_video_plays(page)
+            assert_call_is_relayed(page)
+
+        # 1. The relay accepts both secrets.
+        turn.add_secret(new)
+        assert allocates(turn, old) and allocates(turn, new)
+        # 2. The app mints with the new one: a process started now (a new deploy, or a cold
+        # start after the secret changed) while warm ones still mint with the old one.
+        after = Gateway(redis_server.url, env={**env, "TURN_SECRET": new}).start()
+        late = Pages(browser, after)
+        c, d = _pair_relayed(late, "Cy", "Di")
+        for page in (c, d):
+            wait_remote_video_plays(page)
+            assert_call_is_relayed(page)
+        for page in (a, b):
+            wait_frames_grow(page)  # the call from before the rotation is untouched
+        assert allocates(turn, old)  # a credential an old process just minted still works
+
+        # 3. After TURN_TTL_SECONDS no valid credential carries the old secret: remove it.
+        turn.remove_secret(old)
+        assert not allocates(turn, old) and allocates(turn, new)
+        for page in (a, b, c, d):
+            wait_frames_grow(page)  # coturn checked each allocation's key once, when it was made
+            assert page.evaluate("() => window.__rvc.pc().connectionState") == "connected"
+    finally:
+        try:
+            close(early, before)
+        finally:
+            close(late, after)
