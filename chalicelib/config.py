@@ -63,6 +63,9 @@ class Settings(BaseModel):
     # Both members of a new room send `join` on `matched`; a room not joined by both this long
     # after it formed lost an announcement, and the sweep ends it (0: never).
     announce_seconds: float = Field(default=8, ge=0, le=600)
+    # The peer of a room that ended is told at once by the handler, which then says so; a peer
+    # nobody said was told this long after (the reply naming it was lost) is told by the sweep.
+    end_notice_seconds: float = Field(default=3, ge=0, le=600)
     rate_limits: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_RATES))
     max_connections_per_ip: int = Field(default=10, ge=1, le=100_000)
     connections_per_ip_per_minute: int = Field(default=30, ge=1, le=100_000)

@@ -4,11 +4,15 @@ A 410 for a recipient means that recipient's socket is gone. Its state is delete
 room is held for the resume grace period and its peer is told ``peer-reconnecting`` (or
 ``peer-disconnected`` when there is nothing to hold). The sender of the action is never deleted
 on someone else's 410.
+
+A peer told that its room ended is acknowledged to Redis once the post went through: until then
+the script that ended the room keeps a notice, which the sweep delivers if nobody said it was
+told (the reply naming the peer may have been lost, or the post failed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import events
@@ -21,6 +25,10 @@ class Outbox:
     service: Service
     endpoint: str
     sent: int = 0
+    # Peers told their room ended, not yet acknowledged: the sweep acknowledges a whole pass at
+    # once (batch=True); an action's handler does so as soon as it has told them.
+    batch: bool = False
+    told: list[Ended] = field(default_factory=list)
 
     def post(self, cid: str, event: dict[str, Any]) -> bool:
         self.sent += 1
@@ -35,9 +43,20 @@ class Outbox:
 
     def tell(self, ended: Ended) -> None:
         """Let the other member of an ended (or held) room know."""
-        if ended.peer:
-            event = events.peer_reconnecting(ended.room) if ended.held else events.peer_disconnected(ended.room)
-            self.send(ended.peer, event)
+        if not ended.peer:
+            return
+        if ended.held:
+            self.send(ended.peer, events.peer_reconnecting(ended.room))
+            return
+        if self.send(ended.peer, events.peer_disconnected(ended.room)):
+            self.told.append(ended)
+            if not self.batch:
+                self.acknowledge()
+
+    def acknowledge(self) -> None:
+        """Tell Redis which peers heard their room end, so that the sweep does not tell them again."""
+        told, self.told = self.told, []
+        self.service.store.acknowledge(told)
 
     def close(self, cid: str) -> None:
         self.service.sender.close(self.endpoint, cid)

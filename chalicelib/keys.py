@@ -33,6 +33,9 @@ key                            type   contents
                                       them all)
 ``{p}:fresh``                  ZSET   room -> when it must have been joined by both; a room
                                       whose announcement was lost is ended by the sweep then
+``{p}:ended``                  ZSET   connection -> when the sweep tells it that its room ended,
+                                      unless the handler that ended it said it told it first
+``{p}:endedroom``              HASH   connection -> that room (only its latest matters)
 ``{p}:call:<id>``              STR    one script call's answer, for seconds: a retried
                                       copy of the call replays it instead of acting twice
 ``{p}:lock:sweep``             STR    token of the sweep currently running
@@ -49,7 +52,7 @@ from dataclasses import dataclass
 
 STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
-    "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh",
+    "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh", "ended", "endedroom",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
 # generated from this one list (scripts.prelude), so the two cannot drift apart.

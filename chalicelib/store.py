@@ -76,6 +76,7 @@ class Policy:
     block_ms: int = 86_400_000
     call_ms: int = 5_000  # how long a call's answer is kept for a retried copy to replay
     announce_ms: int = 8_000  # by then both members of a new room have joined it, or it ends
+    notice_ms: int = 3_000  # by then the peer of an ended room was said to be told, or the sweep tells it
 
     def to_json(self) -> str:
         return json.dumps(
@@ -93,6 +94,7 @@ class Policy:
                 "block_ms": self.block_ms,
                 "call_ms": self.call_ms,
                 "announce": self.announce_ms,
+                "notice": self.notice_ms,
             },
             separators=(",", ":"),
         )
@@ -231,6 +233,21 @@ class Store:
         other = pair.responder if gone == pair.initiator else pair.initiator
         result = self._run("abandon", pair.room, gone, other, "1" if told else "0", *_fresh_room())
         return _with_pair(result, other)
+
+    def acknowledge(self, told: list[Ended]) -> bool:
+        """Say that these peers were told their room ended, so the sweep does not tell them again.
+
+        Best effort: if Redis does not answer, the sweep tells them once more, which the page
+        ignores for a room it has left. Returns whether the acknowledgement is known to be stored.
+        """
+        if not told or not self.policy.notice_ms:  # no notices are kept: nothing to acknowledge
+            return True
+        try:
+            self._run("acknowledge", json.dumps([[ended.peer, ended.room] for ended in told]))
+        except Unavailable as exc:
+            log.warning("could not acknowledge %d ended-room notices: %s", len(told), exc)
+            return False
+        return True
 
     def penalise(self, cid: str) -> Result:
         return self._run("penalise", cid)

@@ -6,6 +6,8 @@ resume grace period ending) or, when nothing is due, with exponential back-off. 
 
 * evicts connections whose liveness deadline passed (idle timeout or 2-hour cap) and tells
   their peers; ends rooms whose resume grace period ran out;
+* tells the peer of an ended room that nobody said was told (``END_NOTICE_SECONDS``): the reply
+  of the call that ended it may have been lost;
 * drops stale queue entries and pairs waiters who are compatible now, which is how someone
   waiting past the interest fallback is matched with anyone even when nobody new arrives.
 
@@ -48,7 +50,7 @@ def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
         if result.ended or result.pairs:
             log.warning("sweep has events to send but no Management API endpoint is known")
         return
-    outbox = Outbox(service, endpoint)
+    outbox = Outbox(service, endpoint, batch=True)
     # One failure (Redis, a post) must not cost the rest of the pass its announcements; what it
     # leaves half done is ended by a later pass (see the `fresh` rooms in the sweep script).
     for ended in result.ended:
@@ -65,6 +67,8 @@ def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
         except Exception:
             log.exception("sweep could not announce room %s", pair.room)
             stats.failed += 1
+    # One round trip for the pass's ended rooms; unacknowledged, they are simply told again.
+    outbox.acknowledge()
 
 
 def run(

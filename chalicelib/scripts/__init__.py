@@ -1,30 +1,17 @@
-"""Lua scripts: every state change is exactly one of these, so each action is one round trip.
+"""Lua scripts: every state change is exactly one of these, so each action is one round trip
+(and one more, an acknowledgement, when it ended someone else's room).
 
-Contract shared by every state script (see ``keys.Keys.state``)::
+Contract shared by every state script: KEYS are ``keys.SCRIPT_KEYS`` in that order (the key
+schema and what each holds is in ``keys.py``; the Lua locals ``ALIVE = KEYS[1]``... are generated
+from that list by ``prelude``), and the first seven ARGV are the same for every call::
 
-    KEYS[1]  {p}:alive    ZSET  connection -> liveness deadline (ms)
-    KEYS[2]  {p}:conns    HASH  connection -> JSON {ip, ua, at, name, tags}
-    KEYS[3]  {p}:queue    ZSET  connection -> waiting since (ms)
-    KEYS[4]  {p}:seats    HASH  connection -> JSON {room, role, peer, joined, token[, held, name, ip]}
-    KEYS[5]  {p}:rooms    HASH  room code  -> JSON {initiator, responder, at}
-    KEYS[6]  {p}:meta     HASH  endpoint -> Management API URL for the sweep
-    KEYS[7]  {p}:msgs     ZSET  messageId -> when processed (de-duplication)
-    KEYS[8]  {p}:recent   ZSET  "a|b" connection pair -> end of its no-repeat period (ms)
-    KEYS[9]  {p}:blocked  ZSET  "ip|ip" pair -> end of the block a report imposed (ms)
-    KEYS[10] {p}:tokens   HASH  resume token -> connection that owns the seat
-    KEYS[11] {p}:held     ZSET  dropped connection -> end of its seat's grace period (ms)
-    KEYS[12] {p}:buckets  HASH  "connection:family" -> "tokens:last refill (ms)"
-    KEYS[13] {p}:reports  HASH  reported ip -> JSON {reporter ip: when}
-    KEYS[14] {p}:bans     ZSET  ip -> end of ban (ms)
-    KEYS[15] {p}:ipconns  HASH  ip -> open connections
-    KEYS[16] {p}:iprate:<minute>  HASH  ip -> connections opened this minute
-    KEYS[17] {p}:matches  ZSET  "room:waited ms" -> when matched (last minute only, for /stats)
     ARGV[1] = now (ms), passed in so tests and sweeps control the clock
-    ARGV[2] = TTL (ms) for every key a script writes: the 2-hour connection cap
-    ARGV[3] = idle timeout (ms), ARGV[4] = connection cap (ms)
+    ARGV[2] = fence: the wall-clock time (ms, Redis's TIME) past which the call does nothing
+              and answers ``expired`` (0: no fence)
+    ARGV[3] = idle timeout (ms), ARGV[4] = connection cap (ms), also the TTL of every key written
     ARGV[5] = API Gateway messageId of the client frame ('' if none)
     ARGV[6] = how long (ms) a messageId is remembered
-    ARGV[7] = JSON policy: fallback, repeat, grace, rates, limits (see store.Policy)
+    ARGV[7] = JSON policy (see store.Policy)
 
 Script-specific arguments start at ARGV[8] and are documented at the top of each body. Scripts
 never build key names: every key arrives in KEYS and all share one hash tag (one cluster slot).
@@ -48,6 +35,7 @@ SOURCES: dict[str, str] = {
     "relay": relay.RELAY,
     "report": relay.REPORT,
     "sweep": sweep.SWEEP,
+    "acknowledge": sweep.ACKNOWLEDGE,
     "stats": sweep.STATS,
 }
 

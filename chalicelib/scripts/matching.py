@@ -27,7 +27,7 @@ if seat and mode ~= 'next' then
 end
 if seat then
   out.left_room = seat.room
-  out.left_peer = end_room(cid, seat)
+  out.left_peer = notify(end_room(cid, seat), seat.room)
 end
 if (name ~= '' and name ~= me.name) or tags ~= '' then
   if name ~= '' then me.name = name end
@@ -63,7 +63,7 @@ end
 forget(gone, false)
 if told then
   if not open then return finish('stale') end
-  return finish('told', {peer = is_live(other) and other or '', room = code})
+  return finish('told', {peer = notify(is_live(other) and other or '', code), room = code})
 end
 -- Untold, the other still believes it is looking, whatever happened to the room meanwhile.
 local me = conn_of(other)
@@ -82,7 +82,7 @@ local me, reply = begin(cid, 'misc')
 if not me then return reply end
 redis.call('ZREM', QUEUE, cid)
 local seat = seat_of(cid)
-if seat then return finish('left', {peer = end_room(cid, seat), room = seat.room}) end
+if seat then return finish('left', {peer = notify(end_room(cid, seat), seat.room), room = seat.room}) end
 return finish('left', {peer = '', room = ''})
 """
 

@@ -158,6 +158,24 @@ local function end_room(cid, seat)
   return seat.peer
 end
 
+-- `peer` must hear that `room` ended. The handler posts that at once and then acknowledges it
+-- (store.acknowledge); until then the notice waits here, and a sweep posts it once it falls
+-- due, since the reply that named the peer may never have reached the handler. Returns `peer`.
+-- One notice per peer: only its latest room can be the one its page shows.
+local function notify(peer, room)
+  if peer ~= '' and P.notice > 0 and is_live(peer) then
+    redis.call('ZADD', ENDED, NOW + P.notice, peer)
+    redis.call('HSET', ENDEDROOM, peer, room)
+    mark(ENDED)
+    mark(ENDEDROOM)
+  end
+  return peer
+end
+local function drop_notice(cid)
+  redis.call('ZREM', ENDED, cid)
+  redis.call('HDEL', ENDEDROOM, cid)
+end
+
 -- Deletes a connection. With `hold`, a seat in a room is kept for the grace period so that a
 -- new connection can resume it; the peer is then told 'held' instead of 'gone'.
 local function forget(cid, hold)
@@ -167,6 +185,7 @@ local function forget(cid, hold)
   local fields = {}
   for i, family in ipairs(FAMILIES) do fields[i] = cid .. ':' .. family end
   redis.call('HDEL', BUCKETS, unpack(fields))
+  drop_notice(cid)
   if info then
     redis.call('HDEL', CONNS, cid)
     release_ip(info.ip)
@@ -184,7 +203,7 @@ local function forget(cid, hold)
     mark(HELD)
     return {kind = 'held', peer = seat.peer, room = seat.room}
   end
-  return {kind = 'gone', peer = end_room(cid, seat), room = seat.room}
+  return {kind = 'gone', peer = notify(end_room(cid, seat), seat.room), room = seat.room}
 end
 
 local function common_tags(a, b)

@@ -60,7 +60,7 @@ local seat = seat_of(cid)
 if not seat then return refuse(cid, 'not_in_room') end
 local peer_seat = seat_of(seat.peer) or {}
 local peer_ip = peer_seat.ip or (conn_of(seat.peer) or {}).ip or ''
-local peer = end_room(cid, seat)
+local peer = notify(end_room(cid, seat), seat.room)
 local banned, closing, ended = false, {}, {}
 if peer_ip ~= '' and (me.ip or '') ~= '' then
   redis.call('ZADD', BLOCKED, NOW + P.block_ms, pair_key(me.ip, peer_ip))

@@ -4,7 +4,8 @@ SWEEP = r"""
 -- ARGV[8] = most connections to evict and waiters to inspect, ARGV[9] = JSON list of
 -- {code, a, b} fresh room codes and resume tokens, one per pair the sweep may form.
 -- Evicts connections past their liveness deadline, ends rooms whose grace period ran out,
--- ends rooms not joined by both in time (their announcement may have been lost),
+-- ends rooms not joined by both in time (their announcement may have been lost), tells the
+-- peers of ended rooms nobody said were told,
 -- drops expired bans/blocks, and pairs waiters who are compatible now (the fallback time
 -- makes anyone compatible; two recently paired strangers are paired again only if they are
 -- the only ones waiting past the fallback).
@@ -22,10 +23,22 @@ out.evicted = #evicted
 for _, cid in ipairs(redis.call('ZRANGEBYSCORE', HELD, '-inf', NOW, 'LIMIT', 0, batch)) do
   local seat = seat_of(cid)
   redis.call('ZREM', HELD, cid)
-  if seat and seat.held then table.insert(gone, {peer = end_room(cid, seat), room = seat.room}) end
+  if seat and seat.held then table.insert(gone, {peer = notify(end_room(cid, seat), seat.room), room = seat.room}) end
 end
 for _, item in ipairs(gone) do
   if item.peer ~= '' and is_live(item.peer) then table.insert(out.ended, item) end
+end
+-- Ended rooms whose peer was never said to be told (the reply naming it was lost, or its post
+-- failed): tell it now, unless it has moved on (looking again or in a new room, so its page
+-- knows) or is gone. A notice told here falls due again unless this pass acknowledges it.
+for _, peer in ipairs(redis.call('ZRANGEBYSCORE', ENDED, '-inf', NOW, 'LIMIT', 0, batch)) do
+  local room = redis.call('HGET', ENDEDROOM, peer)
+  if room and is_live(peer) and redis.call('HEXISTS', SEATS, peer) == 0 and not redis.call('ZSCORE', QUEUE, peer) then
+    redis.call('ZADD', ENDED, NOW + P.notice, peer)
+    table.insert(out.ended, {peer = peer, room = room})
+  else
+    drop_notice(peer)
+  end
 end
 -- Rooms whose announcement may have been lost (a reply that never came back, a post that
 -- failed): by now both members should have joined. One that joined hears peer-disconnected;
@@ -42,7 +55,7 @@ for _, code in ipairs(redis.call('ZRANGEBYSCORE', FRESH, '-inf', NOW, 'LIMIT', 0
       local seat = seats[i]
       if seat and seat.room == code and not seat.held and is_live(member) then
         if seat.joined == 1 then
-          table.insert(out.ended, {peer = member, room = code})
+          table.insert(out.ended, {peer = notify(member, code), room = code})
         else
           redis.call('ZADD', QUEUE, room.at, member)
           mark(QUEUE)
@@ -96,7 +109,7 @@ for _, w in ipairs(waiting) do
     if out.next_due == 0 or due < out.next_due then out.next_due = due end
   end
 end
-for _, timed in ipairs({HELD, FRESH}) do
+for _, timed in ipairs({HELD, FRESH, ENDED}) do
   local first = redis.call('ZRANGE', timed, 0, 0, 'WITHSCORES')
   if first[2] then
     local due = tonumber(first[2])
@@ -105,6 +118,15 @@ for _, timed in ipairs({HELD, FRESH}) do
 end
 out.endpoint = redis.call('HGET', META, 'endpoint') or ''
 return finish('swept', out)
+"""
+
+ACKNOWLEDGE = r"""
+-- ARGV[8] = JSON list of [peer, room] whose peer-disconnected was posted: the sweep need not
+-- tell them. A peer's newer notice (another room) stays. Returns acknowledged; idempotent.
+for _, told in ipairs(cjson.decode(ARGV[8])) do
+  if redis.call('HGET', ENDEDROOM, told[1]) == told[2] then drop_notice(told[1]) end
+end
+return finish('acknowledged')
 """
 
 STATS = r"""

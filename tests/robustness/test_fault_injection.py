@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import redis
 
-from chalicelib import sweep
+from chalicelib import scripts, sweep
 from chalicelib.config import load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import build
+from chalicelib.store import Unavailable
 from localdev.redis_server import RedisServer
 from tests.support import invariants
 from tests.support.faults import paused
@@ -58,6 +59,11 @@ def admin(valkey):
     client = redis.Redis.from_url(valkey.url, decode_responses=True)
     yield client
     client.close()
+
+
+def load_every_script(client: redis.Redis) -> None:
+    for name in scripts.SOURCES:
+        client.script_load(scripts.source(name))
 
 
 def in_background(target: Any, *args: Any) -> threading.Thread:
@@ -151,6 +157,75 @@ def test_a_match_whose_every_reply_was_lost_is_ended_by_the_sweep_and_both_stran
     assert kinds(h.new(newcomer)) == ["pong", "matched"]
     state = invariants.check(admin, Keys())
     assert set(state["seats"]) == {waiter, newcomer} and state["seats"][waiter]["room"] not in seated[waiter]["room"]
+
+
+@pytest.mark.parametrize("action", ["next", "leave", "report"])
+def test_a_room_ended_by_an_action_whose_every_reply_was_lost_is_still_told_to_the_other_stranger(valkey, admin, action):
+    clock = FakeClock()
+    with LatencyProxy(valkey.port) as proxy:
+        h = harness_on(f"redis://127.0.0.1:{proxy.port}/0", clock, END_NOTICE_SECONDS="3")
+        a, b, room = h.pair()
+        load_every_script(admin)  # else the lost reply is a NOSCRIPT, and nothing ran at all
+        proxy.drop_all = True  # the first reply and the retry's are both lost
+        h.send(a, {"action": action, **({"reason": "spam"} if action == "report" else {})})
+        proxy.drop_all = False
+        assert kinds(h.new(a)) == [UNAVAILABLE] and h.new(b) == []
+        assert invariants.check(admin, Keys())["rooms"] == {}, f"the {action} ran, though nobody heard of it"
+        assert admin.zrange(Keys().ended, 0, -1) == [b]
+
+        clock.advance(2)
+        sweep.run(h.service, clock=clock, window_seconds=0)
+        assert h.new(b) == [], "told before its handler had the chance to"
+        clock.advance(2)
+        sweep.run(h.service, clock=clock, window_seconds=0)
+        assert [(e["event"], e["room_code"]) for e in h.new(b)] == [("peer-disconnected", room)]
+        clock.advance(10)
+        sweep.run(h.service, clock=clock, window_seconds=0)
+    assert h.new(b) == [], "told twice: the sweep's own telling was not acknowledged"
+    assert admin.zcard(Keys().ended) == 0 and admin.hlen(Keys().endedroom) == 0
+
+
+def test_an_action_that_ended_a_room_and_told_the_stranger_leaves_no_notice_for_the_sweep(valkey, admin):
+    clock = FakeClock()
+    h = harness_on(valkey.url, clock, END_NOTICE_SECONDS="3")
+    a, b, room = h.pair()
+    h.send(a, {"action": "next"})
+    assert [(e["event"], e["room_code"]) for e in h.new(b)] == [("peer-disconnected", room)]
+    assert admin.zcard(Keys().ended) == 0, "the handler told b but did not say so"
+    clock.advance(5)
+    sweep.run(h.service, clock=clock, window_seconds=0)
+    assert h.new(b) == []
+
+
+def test_a_sweep_pass_whose_reply_was_lost_still_tells_the_peer_of_a_stranger_it_evicted(valkey, admin, monkeypatch):
+    clock = FakeClock()
+    with LatencyProxy(valkey.port) as proxy:
+        h = harness_on(f"redis://127.0.0.1:{proxy.port}/0", clock, END_NOTICE_SECONDS="3")
+        quiet, b, room = h.pair()
+        load_every_script(admin)
+        clock.advance(400)
+        h.send(b, {"action": "ping"})
+        clock.advance(201)  # quiet passed its idle timeout; b did not
+        h.new(b)
+        real_sweep = h.service.store.sweep
+
+        def lossy_sweep(*args: Any, **kwargs: Any) -> Any:
+            proxy.drop_all = True
+            try:
+                return real_sweep(*args, **kwargs)
+            finally:
+                proxy.drop_all = False
+
+        monkeypatch.setattr(h.service.store, "sweep", lossy_sweep)
+        with pytest.raises(Unavailable):
+            sweep.run(h.service, clock=clock, window_seconds=0)
+        monkeypatch.setattr(h.service.store, "sweep", real_sweep)
+        assert quiet not in invariants.check(admin, Keys())["conns"], "the pass did not run"
+        assert h.new(b) == []
+        clock.advance(4)
+        sweep.run(h.service, clock=clock, window_seconds=0)
+    assert [(e["event"], e["room_code"]) for e in h.new(b)] == [("peer-disconnected", room)]
+    assert admin.zcard(Keys().ended) == 0
 
 
 def test_a_redis_killed_and_restarted_mid_chat_tells_both_to_reconnect_and_keeps_no_ghost(valkey, admin):

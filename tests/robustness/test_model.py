@@ -122,7 +122,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         # predict. Late and lost calls are the fault suite's subject (test_faults.py).
         policies = {
             **RELAXED, "REPEAT_BLOCK_SECONDS": "300", "RESUME_GRACE_SECONDS": "15", "ANNOUNCE_SECONDS": "8",
-            "REDIS_TIMEOUT_SECONDS": "30",
+            "END_NOTICE_SECONDS": "3", "REDIS_TIMEOUT_SECONDS": "30",
         }
         config = load_settings({"REDIS_URL": self.redis_url, "ICE_SERVERS": "[]", **policies})
         self.redis = LossyRedis(redis.Redis.from_url(self.redis_url, decode_responses=True))
@@ -369,6 +369,23 @@ class ProtocolMachine(RuleBasedStateMachine):
              "chat": lambda: self.chat_as(cid, "own", True, "hi")}[action]()
         assert self.redis.fate is None and not self.model.lose_reply, "the fault fell on no script call"
 
+    @precondition(lambda self: any(cid in self.model.seats for cid in self.actors()))
+    @rule(who=st.integers(0, 99), action=st.sampled_from(["next", "leave", "report", "disconnect"]),
+          wait=st.sampled_from([1, 4]))
+    def a_room_ends_but_every_reply_is_lost_then_the_sweep_runs(self, who: int, action: str, wait: int) -> None:
+        """Someone in a room ends it and nobody hears back: the other member is told by the
+        sweep once its notice falls due (`wait` 4), not before (1)."""
+        seated = [cid for cid in self.actors() if cid in self.model.seats]
+        cid = seated[who % len(seated)]
+        self.redis.fate = "lost"
+        self.model.lose_reply = True
+        index = self.actors().index(cid)
+        {"next": lambda: self.next(index), "leave": lambda: self.leave(index),
+         "report": lambda: self.report_as(cid, "spam"), "disconnect": lambda: self.disconnect(index)}[action]()
+        assert self.redis.fate is None and not self.model.lose_reply, "the fault fell on no script call"
+        self.advance_clock(wait)
+        self.run_sweep()
+
     @precondition(lambda self: len(self.actors()) >= 2 and any(cid in self.model.queue for cid in self.actors()))
     @rule(who=st.integers(0, 99), tags=TAGS)
     def a_waiter_vanishes_as_it_is_matched(self, who: int, tags: tuple[str, ...]) -> None:
@@ -544,6 +561,14 @@ class ProtocolMachine(RuleBasedStateMachine):
         for room, due in self.model.fresh.items():
             if room in self.codes:
                 assert fresh.get(self.codes[room]) == due, f"room {room} should be checked at {due}"
+        # Peers of ended rooms that nobody said were told, with when the sweep tells them.
+        notices = {cid: int(due) for cid, due in self.client.zrange(self.keys.ended, 0, -1, withscores=True)}
+        assert notices == {peer: due for peer, (_, due) in self.model.ended.items()}
+        rooms = self.client.hgetall(self.keys.endedroom)
+        assert set(rooms) == set(notices)
+        for peer, (room, _) in self.model.ended.items():
+            if room in self.codes:
+                assert rooms[peer] == self.codes[room], f"{peer}'s notice names another room than {room}"
 
 
 # About 4 ms a step on a laptop; allow 25 times that, so MODEL_EXAMPLES=2000 is not cut short.

@@ -22,6 +22,7 @@ FALLBACK_MS = 10_000
 REPEAT_MS = 300_000
 GRACE_MS = 15_000
 ANNOUNCE_MS = 8_000  # a room not joined by both this long after it formed is ended by the sweep
+NOTICE_MS = 3_000  # the peer of an ended room nobody said was told this long after is told by the sweep
 BLOCK_MS = 86_400_000
 REPORT_THRESHOLD = 3  # distinct reporters within the window ban an address
 REPORT_WINDOW_MS = 3_600_000
@@ -62,6 +63,7 @@ class Model:
     rooms: dict[int, tuple[str, str]] = field(default_factory=dict)  # room -> (initiator, responder)
     formed: dict[int, int] = field(default_factory=dict)  # room -> when it formed
     fresh: dict[int, int] = field(default_factory=dict)  # room -> when both must have joined it
+    ended: dict[str, tuple[int, int]] = field(default_factory=dict)  # peer -> (ended room, when the sweep tells it)
     recent: dict[frozenset[str], int] = field(default_factory=dict)
     blocked: dict[frozenset[str], int] = field(default_factory=dict)
     reports: dict[str, dict[str, int]] = field(default_factory=dict)  # reported ip -> reporter ip -> when
@@ -95,18 +97,25 @@ class Model:
                 return ""
         return seat.peer
 
+    def notify(self, peer: str, room: int) -> str:
+        """The peer must hear that room ended: a notice the handler acknowledges once it has told it."""
+        if peer and NOTICE_MS and self.live(peer):
+            self.ended[peer] = (room, self.now + NOTICE_MS)
+        return peer
+
     def forget(self, cid: str, hold: bool) -> tuple[str, int | None, bool]:
         conn = self.conns[cid]
         if conn.connected:
             conn.connected = False
             self.queue.pop(cid, None)
+        self.ended.pop(cid, None)
         seat = self.seats.get(cid)
         if seat is None or seat.held:
             return "", None, False
         if hold:
             seat.held, seat.name, seat.ip = self.now + GRACE_MS, self.name_of(cid), conn.ip
             return seat.peer, seat.room, True
-        return self.end_room(cid), seat.room, False
+        return self.notify(self.end_room(cid), seat.room), seat.room, False
 
     def accepts(self, x: Conn, y: Conn, waited: int) -> bool:
         return not x.tags or waited >= FALLBACK_MS or bool(set(x.tags) & set(y.tags))
@@ -143,16 +152,30 @@ class Model:
     def unreachable(self, cid: str) -> bool:
         return self.conns[cid].gone or self.conns[cid].closed
 
-    def send(self, cid: str, event: dict[str, Any], hold: bool = True) -> None:
+    def send(self, cid: str, event: dict[str, Any], hold: bool = True) -> bool:
         if self.unreachable(cid):
             self.tell(*self.forget(cid, hold))
-        else:
-            self.expect(cid, event)
+            return False
+        self.expect(cid, event)
+        return True
 
-    def tell(self, peer: str, room: int | None, held: bool = False) -> None:
-        if peer:
-            kind = "peer-reconnecting" if held else "peer-disconnected"
-            self.send(peer, {"event": kind, "room_code": ("room", room)})
+    def tell(self, peer: str, room: int | None, held: bool = False, told: list[tuple[str, int]] | None = None) -> None:
+        """Outbox.tell: a peer told its room ended is acknowledged at once, or with the rest of
+        the sweep's pass (`told`)."""
+        if not peer:
+            return
+        if held:
+            self.send(peer, {"event": "peer-reconnecting", "room_code": ("room", room)})
+        elif self.send(peer, {"event": "peer-disconnected", "room_code": ("room", room)}) and room is not None:
+            if told is None:
+                self.acknowledge([(peer, room)])
+            else:
+                told.append((peer, room))
+
+    def acknowledge(self, told: list[tuple[str, int]]) -> None:
+        for peer, room in told:
+            if self.ended.get(peer, (None, 0))[0] == room:
+                del self.ended[peer]
 
     def error(self, cid: str, code: str) -> None:
         self.expect(cid, {"event": "error", "code": code})
@@ -193,6 +216,8 @@ class Model:
             self.end_room(gone)
         self.forget(gone, False)
         if told:
+            if still_open:
+                self.notify(other, room)
             return ("told" if still_open else "stale"), None
         if not self.conns[other].connected or not self.live(other):
             return "not_connected", None
@@ -273,7 +298,7 @@ class Model:
 
     def end_own_room(self, cid: str) -> tuple[str, int]:
         room = self.seats[cid].room
-        return self.end_room(cid), room
+        return self.notify(self.end_room(cid), room), room
 
     def leave(self, cid: str) -> None:
         self.reply(cid, self.leave_script(cid))
@@ -435,6 +460,15 @@ class Model:
             if cid in self.seats:
                 ended.append(self.end_own_room(cid))
         notify = [(peer, room) for peer, room in ended if peer and self.live(peer)]
+        # Ended rooms nobody said were told: told now (and due again unless acknowledged), unless
+        # their peer has moved on or is gone.
+        for peer in sorted((p for p, (_, due) in self.ended.items() if due <= self.now), key=lambda p: (self.ended[p][1], p)):
+            room, _ = self.ended[peer]
+            if self.live(peer) and peer not in self.seats and peer not in self.queue:
+                self.ended[peer] = (room, self.now + NOTICE_MS)
+                notify.append((peer, room))
+            else:
+                del self.ended[peer]
         # Rooms not joined by both in time may have lost an announcement: they end; a member that
         # joined is told, one that never did goes back to the queue as of when the room formed.
         for room in sorted((r for r, due in self.fresh.items() if due <= self.now), key=lambda r: self.fresh[r]):
@@ -447,7 +481,7 @@ class Model:
             for member, seat in zip(members, seats, strict=True):
                 if seat and seat.room == room and not seat.held and self.live(member):
                     if seat.joined:
-                        notify.append((member, room))
+                        notify.append((self.notify(member, room), room))
                     else:
                         self.queue[member] = self.formed[room]
         waiting = []
@@ -476,9 +510,11 @@ class Model:
                 try_pair(late[0], late[1], True)
 
         def handler() -> None:
+            told: list[tuple[str, int]] = []
             for peer, room in notify:
-                self.tell(peer, room)
+                self.tell(peer, room, told=told)
             for waiter, other, room, interests in pairs:
                 self.announce(waiter, other, room, interests)
+            self.acknowledge(told)
 
         return handler
