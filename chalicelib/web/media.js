@@ -8,6 +8,34 @@ const RETRY_SMALLER = new Set(['NotFoundError', 'NotReadableError', 'Overconstra
 
 const NO_MEDIA = 'This browser cannot use a camera on this page (it needs HTTPS).';
 
+// The camera and microphone last chosen, asked for first next time (when that one has gone, the
+// usual devices are asked for). Nothing else about the person is stored.
+const CHOSEN = { video: 'rvc.camera', audio: 'rvc.microphone' };
+
+/** Remember `deviceId` as the `kind` ('audio' or 'video') to use from now on. */
+export function rememberDevice(kind, deviceId) {
+  try {
+    localStorage.setItem(CHOSEN[kind], deviceId);
+  } catch {
+    // Storage may be off (private mode, policy): the choice then lasts until the page closes.
+  }
+}
+
+function chosen(kind) {
+  try {
+    return localStorage.getItem(CHOSEN[kind]) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+// The constraints for `kind`, from the device chosen last (`remembered`) or any.
+function wanted(kind, remembered = true) {
+  const base = kind === 'video' ? VIDEO : AUDIO;
+  const id = remembered ? chosen(kind) : '';
+  return id ? { ...base, deviceId: { exact: id } } : base;
+}
+
 /**
  * Ask for camera and microphone. Resolves to `{ stream, reason }`: `stream` is null in
  * text-only mode and `reason` then says why, in words for the user.
@@ -15,7 +43,11 @@ const NO_MEDIA = 'This browser cannot use a camera on this page (it needs HTTPS)
 export async function openLocalMedia() {
   if (!navigator.mediaDevices?.getUserMedia) return { stream: null, reason: NO_MEDIA };
   let lastError = null;
-  for (const constraints of [{ video: VIDEO, audio: AUDIO }, { video: VIDEO }, { audio: AUDIO }]) {
+  const video = wanted('video', false);
+  const audio = wanted('audio', false);
+  const attempts = [{ video, audio }, { video }, { audio }];
+  if (chosen('video') || chosen('audio')) attempts.unshift({ video: wanted('video'), audio: wanted('audio') });
+  for (const constraints of attempts) {
     try {
       return { stream: await navigator.mediaDevices.getUserMedia(constraints), reason: '' };
     } catch (error) {
@@ -33,13 +65,18 @@ export async function openLocalMedia() {
 export async function openTrack(kind, deviceId = '') {
   if (!navigator.mediaDevices?.getUserMedia) return { track: null, reason: NO_MEDIA };
   const base = kind === 'video' ? VIDEO : AUDIO;
-  const wanted = deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: wanted });
-    return { track: stream.getTracks()[0] ?? null, reason: '' };
-  } catch (error) {
-    return { track: null, reason: describe(error, kind) };
+  const attempts = deviceId ? [{ ...base, deviceId: { exact: deviceId } }] : chosen(kind) ? [wanted(kind), base] : [base];
+  let lastError = null;
+  for (const constraints of attempts) {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      return { track: stream.getTracks()[0] ?? null, reason: '' };
+    } catch (error) {
+      lastError = error;
+      if (!RETRY_SMALLER.has(error.name)) break;
+    }
   }
+  return { track: null, reason: describe(lastError, kind) };
 }
 
 /** The cameras and microphones the browser lists, as `{ video: [{id, label}], audio: [...] }`. */

@@ -5,8 +5,8 @@
 // a camera turned off with `track.enabled = false` still sends black frames, which would look
 // like a frozen call.
 
-import { listDevices, openTrack } from './media.js';
-import { app, chat, onPhase, peerName } from './state.js';
+import { listDevices, openTrack, rememberDevice } from './media.js';
+import { app, chat, onPhase, ownMediaChanged, peerName } from './state.js';
 import * as ui from './ui.js';
 
 const WHAT = { audio: 'microphone', video: 'camera' };
@@ -27,6 +27,7 @@ export function mediaState() {
 export function mediaChanged() {
   ui.showLocal(app.localStream, app.textOnlyReason);
   app.room?.sendMediaState();
+  ownMediaChanged();
 }
 
 /** Watch the tracks of a stream we just got: an unplugged camera ends its track. */
@@ -122,6 +123,7 @@ async function chooseDevice(kind) {
     return;
   }
   useTrack(kind, track);
+  rememberDevice(kind, track.getSettings().deviceId || deviceId);
   selects[kind].querySelector(`option[value="${NOT_IN_USE}"]`)?.remove();
   ui.el.devicesNote.textContent = `${track.label || 'The new device'} is in use.`;
 }

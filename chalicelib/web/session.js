@@ -9,7 +9,7 @@ import { mediaChanged, watchTracks } from './ownmedia.js';
 import { forgetReport, reportConfirmed } from './reporting.js';
 import { endRoom, enterRoom, peerAway, peerBack, peerChat, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
 import { Signalling, backoffDelay } from './signalling.js';
-import { app, chat, gate, peerName, send, setPhase } from './state.js';
+import { app, chat, gate, onOwnMedia, peerName, send, setPhase } from './state.js';
 import * as ui from './ui.js';
 
 // After Stop, how long to wait for the server's `left` before closing the socket anyway.
@@ -141,11 +141,22 @@ function search() {
   ui.setRemoteLabel('Stranger', 'Looking for someone…', { busy: true });
 }
 
+let searchingFresh = false; // the search under way began with Next ("someone new")
+
 function searchingText(fresh = false) {
+  searchingFresh = fresh;
   let text = fresh ? 'Looking for someone new' : 'Looking for someone';
   if (app.interests.length) text += ` into ${listInWords(app.interests, 'or')}`;
   return app.textOnly ? `${text}… (text-only mode)` : `${text}…`;
 }
+
+// Turning the camera on while looking ends text-only mode: the status must stop saying so. Only
+// the "Looking for someone" status is redone; a countdown or an offline notice says more.
+onOwnMedia(() => {
+  if (app.phase === 'searching' && ui.el.statusText.textContent.startsWith('Looking')) {
+    ui.setStatus(searchingText(searchingFresh), 'busy');
+  }
+});
 
 let escTimer = null;
 

@@ -48,6 +48,17 @@ export function onPhase(listener) {
   phaseListeners.push(listener);
 }
 
+const ownMediaListeners = [];
+
+/** Call `listener()` after our own camera or microphone changed (text-only mode may have ended). */
+export function onOwnMedia(listener) {
+  ownMediaListeners.push(listener);
+}
+
+export function ownMediaChanged() {
+  for (const listener of ownMediaListeners) listener();
+}
+
 /** Put one message on the WebSocket; false when it is not open. */
 export function send(message) {
   return app.signalling?.send(message) ?? false;

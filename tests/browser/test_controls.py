@@ -273,6 +273,16 @@ def test_text_only_is_a_way_to_start_and_the_camera_can_be_turned_on_later(pages
     assert len(offers) <= 1  # Ana's page was the responder or the initiator once, never again
 
 
+def test_turning_the_camera_on_while_looking_ends_text_only_mode_in_the_status_too(pages: Pages):
+    a = pages.open("Ana")
+    a.get_by_role("button", name="Text only").click()
+    status(a).to_contain_text("Looking for someone… (text-only mode)")
+    a.get_by_role("button", name="Camera", exact=True).click()
+    expect(a.locator("#local-tile")).to_have_attribute("data-video", "playing")
+    status(a).to_have_text("Looking for someone…")
+    assert a.evaluate("() => window.__rvc.textOnly()") is False
+
+
 def test_the_camera_and_microphone_can_be_chosen_and_the_call_sends_the_new_one(pages: Pages):
     a, b = pair(pages)
     wait_connected(a)
@@ -297,6 +307,13 @@ def test_the_camera_and_microphone_can_be_chosen_and_the_call_sends_the_new_one(
     expect(a.get_by_role("button", name="Choose camera and microphone")).to_be_focused()
     assert a.evaluate("() => window.__rvc.state()") == "room"
     status(b).to_contain_text("Connected to Ana")
+
+    # The choice is remembered: after a reload the page asks for that microphone first.
+    a.reload()
+    start_chat(a, "Ana")
+    a.wait_for_function(
+        "(label) => window.__rvc.localTracks().some((t) => t.kind === 'audio' && t.label === label)", arg=other
+    )
 
 
 # ---- The first visit -----------------------------------------------------------------------------
