@@ -60,6 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="extra environment variable for every function, e.g. TURN_URLS=turns:turn.example.com:5349 (repeatable)",
     )
+    dep.add_argument(
+        "--relay",
+        action="store_true",
+        help="create or update the stage's TURN relay (infra/relay.yaml, coturn on EC2) and point the app at it; "
+        "give it on every deploy (docs/turn.md)",
+    )
+    dep.add_argument(
+        "--relay-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="infra/relay.yaml parameter, e.g. InstanceType=t4g.medium (repeatable; kept on later deploys)",
+    )
     dep.add_argument("--no-check", action="store_true", help="skip reading /config of the deployed page")
 
     pkg = add("package", "Write one CloudFormation template (app, and infra for VPC stages) with chalice package.")
@@ -77,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "deploy":
         parameters = _pairs("--param", args.param)  # refuse a typo before talking to AWS
         extra_env = _pairs("--env", args.env)
+        relay_parameters = _pairs("--relay-param", args.relay_param)
         aws = flow.connect(args.region, args.profile)
         flow.deploy(
             plan,
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             parameters=parameters,
             allowed_origins=args.allowed_origins,
             extra_env=extra_env,
+            relay=args.relay,
+            relay_parameters=relay_parameters,
             check_page=not args.no_check,
         )
     elif args.command == "package":

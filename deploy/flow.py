@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from . import infra, merged, policies, workspace
-from .stages import FUNCTIONS, INFRA_TEMPLATE, LAMBDA_RUNTIME, ROOT, Stage, api_stage, lambda_name, runtime_of
+from .stages import (
+    FUNCTIONS,
+    INFRA_TEMPLATE,
+    LAMBDA_RUNTIME,
+    RELAY_TEMPLATE,
+    ROOT,
+    Stage,
+    api_stage,
+    lambda_name,
+    runtime_of,
+)
 from .workspace import StageValues
 
 Log = Callable[[str], None]
@@ -176,6 +186,8 @@ def deploy(
     parameters: Mapping[str, str] | None = None,
     allowed_origins: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    relay: bool = False,
+    relay_parameters: Mapping[str, str] | None = None,
     run: Runner = run_chalice,
     check_page: bool = True,
     log: Log = print,
@@ -186,9 +198,16 @@ def deploy(
     ``allowed_origins`` (comma-separated) replaces the default, the page's own origin, for the
     Origin check at $connect; "" admits any origin. ``extra_env`` adds environment variables.
     ``turn_secret_arn`` sets ``TURN_SECRET_ARN`` and lets the functions that make TURN
-    credentials read that secret.
+    credentials read that secret. ``relay`` creates or updates the stage's coturn relay
+    (``infra/relay.yaml``, with ``relay_parameters``) and sets both from its outputs instead.
     """
     check_runtime()
+    if relay:
+        extra_env, turn_secret_arn = deploy_relay(
+            plan, config, aws, root, relay_parameters or {}, extra_env or {}, turn_secret_arn, log
+        )
+    elif relay_parameters:
+        raise SystemExit("--relay-param applies with --relay only")
     check_turn(config, plan, turn_secret_arn, extra_env or {})
     app_name = config["app_name"]
     if plan.in_vpc:
@@ -268,6 +287,37 @@ def deploy_infra(
     )
 
 
+def deploy_relay(
+    plan: Stage,
+    config: Mapping[str, Any],
+    aws: Aws,
+    root: Path,
+    parameters: Mapping[str, str],
+    extra_env: Mapping[str, str],
+    turn_secret_arn: str,
+    log: Log,
+) -> tuple[dict[str, str], str]:
+    """Create or update the stage's relay stack; return the environment with its TURN_URLS, and
+    its secret's ARN for TURN_SECRET_ARN. A TURN setup of one's own as well would be ambiguous."""
+    env = workspace.environment(config, plan.name, StageValues(extra=extra_env))
+    if turn_secret_arn or env.get("TURN_URLS") or env.get("TURN_SECRET"):
+        raise SystemExit("--relay sets TURN_URLS and TURN_SECRET_ARN itself: drop --turn-secret-arn and TURN_*")
+    app_name = config["app_name"]
+    outputs = infra.deploy(
+        aws.cloudformation,
+        plan.relay_stack_name(app_name),
+        (root / RELAY_TEMPLATE.relative_to(ROOT)).read_text(),
+        parameters,
+        tags={"app": app_name, "stage": plan.name},
+        log=log,
+    )
+    missing = [name for name in infra.RELAY_OUTPUTS if not outputs.get(name)]
+    if missing:
+        raise SystemExit(f"the relay stack has no output {', '.join(missing)}; is it up to date?")
+    log(f"    relay: {outputs[infra.OUT_TURN_URLS]} (the instance installs coturn in its first minutes)")
+    return {**extra_env, "TURN_URLS": outputs[infra.OUT_TURN_URLS]}, outputs[infra.OUT_TURN_SECRET]
+
+
 def check_turn(config: Mapping[str, Any], plan: Stage, arn: str, extra_env: Mapping[str, str]) -> None:
     """Refuse, before anything is deployed, a TURN setup the functions would reject at cold start
     (chalicelib/config.py) or IAM would reject as a policy resource, or one whose secret the
@@ -310,7 +360,8 @@ TEARDOWN_WARNING = """\
 This deletes stage {stage} of {app} in {region} (account {account}):
   * the Lambda functions {app}-{stage}-*, their IAM roles and their log groups, the REST API
     (the web page), the WebSocket API and the one-minute schedule;
-{infra}Everyone connected is cut off. Nothing can be restored afterwards.
+{infra}  * CloudFormation stack {relay}, if it exists: the TURN relay, its VPC, Elastic IP and secret;
+Everyone connected is cut off. Nothing can be restored afterwards.
 """
 
 INFRA_WARNING = """\
@@ -341,6 +392,7 @@ def teardown(
             region=aws.region,
             account=aws.account,
             infra=INFRA_WARNING.format(stack=stack) if plan.in_vpc else "",
+            relay=plan.relay_stack_name(app_name),
         )
     )
     if not yes:
@@ -365,6 +417,7 @@ def teardown(
     # name is the log group Chalice makes for a REST handler it names differently (see below).
     names = [f"/aws/lambda/{lambda_name(app_name, plan.name, function)}" for function in FUNCTIONS]
     delete_log_groups(aws, [*names, f"/aws/lambda/{app_name}-{plan.name}-api_handler"], log)
+    infra.delete(aws.cloudformation, plan.relay_stack_name(app_name), log)  # says so if there is none
     if plan.in_vpc:
         infra.delete(aws.cloudformation, stack, log)
     log(f"Stage {plan.name} deleted.")

@@ -22,6 +22,11 @@ OUT_REDIS_CLUSTER = "RedisCluster"
 OUT_AUTH_SECRET = "RedisAuthSecretArn"
 REQUIRED_OUTPUTS = (OUT_SUBNETS, OUT_SECURITY_GROUP, OUT_REDIS_URL, OUT_REDIS_CLUSTER, OUT_AUTH_SECRET)
 
+# The relay stack's (infra/relay.yaml) outputs the app needs: TURN_URLS and TURN_SECRET_ARN.
+OUT_TURN_URLS = "TurnUrls"
+OUT_TURN_SECRET = "TurnSecretArn"
+RELAY_OUTPUTS = (OUT_TURN_URLS, OUT_TURN_SECRET)
+
 # CloudFormation takes at most this much inline (TemplateBody); the infra stack is sent inline.
 TEMPLATE_BODY_LIMIT = 51_200
 

@@ -89,8 +89,12 @@ def _finding(result: dict[str, Any]) -> Finding:
 
 
 def main() -> int:
-    """``make scan``: lint and scan infra/stack.yaml and the packaged templates in deploy/build."""
-    templates = [ROOT / "infra" / "stack.yaml", *sorted((ROOT / "deploy" / "build").glob("cfn-*/sam.json"))]
+    """``make scan``: lint and scan infra/stack.yaml, infra/relay.yaml and the packaged templates in deploy/build."""
+    templates = [
+        ROOT / "infra" / "stack.yaml",
+        ROOT / "infra" / "relay.yaml",
+        *sorted((ROOT / "deploy" / "build").glob("cfn-*/sam.json")),
+    ]
     lint = cfn_lint(*templates)
     print(lint.stdout or "cfn-lint: no findings", lint.stderr, sep="")
     scan = checkov(*templates)

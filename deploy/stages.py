@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / ".chalice" / "config.json"
 INFRA_TEMPLATE = ROOT / "infra" / "stack.yaml"
+RELAY_TEMPLATE = ROOT / "infra" / "relay.yaml"  # the optional TURN relay, a stack of its own
 
 # Chalice function name -> CloudFormation logical id in the packaged template.
 FUNCTIONS: dict[str, str] = {
@@ -76,6 +77,9 @@ class Stage:
 
     def infra_stack_name(self, app_name: str) -> str:
         return f"{app_name}-{self.name}-infra"
+
+    def relay_stack_name(self, app_name: str) -> str:
+        return f"{app_name}-{self.name}-relay"
 
     def app_stack_name(self, app_name: str) -> str:
         """Stack name suggested for the one-template CloudFormation path."""

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +76,7 @@ class TurnServer:
         binary: str | None = None,
         own_session: bool = False,
         extra_args: Sequence[str] = (),
+        realm: str = REALM,
     ) -> None:
         """``own_session`` keeps a terminal's Ctrl-C away from coturn, so ``make dev`` stops it
         last, after the WebSockets closed (as with the embedded Valkey). ``extra_args`` are more
@@ -90,6 +92,7 @@ class TurnServer:
         self.max_port = max_port
         self.own_session = own_session
         self.extra_args = list(extra_args)
+        self.realm = realm
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -112,6 +115,9 @@ class TurnServer:
 
     def start(self, timeout: float = 10.0) -> TurnServer:
         self._workdir = tempfile.TemporaryDirectory(prefix="rvc-turn-")
+        # Create the database (turnadmin makes its tables) before coturn opens it: the two
+        # creating it at once can leave turnadmin's first write lost.
+        self._turnadmin("--show-secret")
         for secret in self.initial_secrets:
             self.add_secret(secret)
         # An empty config file of our own: otherwise coturn also reads /etc/turnserver.conf.
@@ -126,9 +132,9 @@ class TurnServer:
             "--listening-port", str(self.port),
             "--min-port", str(self.min_port),
             "--max-port", str(self.max_port),
-            "--realm", REALM,
+            "--realm", self.realm,
             "--use-auth-secret",
-            "--userdb", str(self._db),
+            "--userdb", str(self.secret_db),
             "--fingerprint",
             "--no-tls", "--no-dtls",
             # No admin console (it would also take a fixed port, 5766, shared by every run).
@@ -150,7 +156,9 @@ class TurnServer:
         return self
 
     @property
-    def _db(self) -> Path:
+    def secret_db(self) -> Path:
+        """The SQLite database whose turn_secret table coturn reads (the AWS relay's sync edits
+        its own the same way, with turnadmin)."""
         return self._dir / "turndb.sqlite"
 
     def _wait_ready(self, timeout: float) -> None:
@@ -167,22 +175,65 @@ class TurnServer:
                     raise RuntimeError(f"coturn did not answer on port {self.port}:\n{self.log_tail()}") from exc
                 time.sleep(0.05)
 
-    def _turnadmin(self, *args: str) -> None:
+    def _turnadmin(self, *args: str) -> str:
         # turnadmin is the same binary run under another name; it edits the SQLite table coturn reads.
         admin = shutil.which("turnadmin", path=str(Path(self.binary).parent)) or "turnadmin"
         done = subprocess.run(
-            [admin, *args, "-r", REALM, "-b", str(self._db)], capture_output=True, text=True, timeout=10
+            [admin, *args, "-r", self.realm, "-b", str(self.secret_db)], capture_output=True, text=True, timeout=10
         )
         if done.returncode != 0:
             raise RuntimeError(f"turnadmin {' '.join(args[:1])} failed: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def secrets(self) -> set[str]:
+        """The secrets coturn accepts now (its turn_secret table for this realm)."""
+        suffix = f"[{self.realm}]"
+        lines = self._turnadmin("--show-secret").splitlines()
+        return {line.removesuffix(suffix) for line in lines if line.endswith(suffix) and " " not in line}
+
+    def _change(self, option: str, secret: str, present: bool) -> None:
+        # turnadmin exits 0 even when SQLite was busy and nothing was written: check, and retry.
+        for _ in range(20):
+            self._turnadmin(option, secret)
+            if (secret in self.secrets()) == present:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"turnadmin {option} did not take effect")
 
     def add_secret(self, secret: str) -> None:
         """From now on coturn also accepts credentials made with ``secret``."""
-        self._turnadmin("--set-secret", secret)
+        self._change("--set-secret", secret, present=True)
 
     def remove_secret(self, secret: str) -> None:
-        """From now on coturn refuses new requests signed with ``secret`` (only that one)."""
-        self._turnadmin("--delete-secret", secret)
+        """From now on coturn refuses new allocations signed with ``secret`` (only that one);
+        allocations made with it go on, since coturn checks a session's key once."""
+        self._change("--delete-secret", secret, present=False)
+
+    def allocates(self, username: str, credential: str, timeout: float = 15.0) -> bool:
+        """Whether coturn grants fresh allocations to these credentials. coturn's own test client
+        (turnutils_uclient, same package) makes two, binds channels between them, and reports
+        "Total connect time" once all that succeeded; it is stopped there, before its seconds of
+        sending test packets."""
+        client = shutil.which("turnutils_uclient", path=str(Path(self.binary).parent)) or shutil.which(
+            "turnutils_uclient"
+        )
+        if client is None:
+            raise FileNotFoundError("turnutils_uclient (coturn's test client) is not installed")
+        args = [client, "-y", "-c", "-n", "1", "-p", str(self.port), "-u", username, "-w", credential, self.host]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as probe:
+            timer = threading.Timer(timeout, probe.kill)
+            timer.start()
+            try:
+                assert probe.stdout is not None
+                for line in probe.stdout:
+                    if "Cannot complete Allocation" in line:
+                        return False
+                    if "Total connect time" in line:
+                        return True
+                return False  # it exited (or was killed) without connecting
+            finally:
+                timer.cancel()
+                probe.kill()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])

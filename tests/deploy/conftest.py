@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from deploy import cfn_yaml, flow, infra, policies, workspace
-from deploy.stages import INFRA_TEMPLATE, ROOT, STAGES, load_config
+from deploy.stages import INFRA_TEMPLATE, RELAY_TEMPLATE, ROOT, STAGES, load_config
 from deploy.workspace import StageValues
 
 # What the infra stack's outputs look like, for building the chalice-deploy project offline.
@@ -30,6 +30,11 @@ SAMPLE_OUTPUTS = {
     "RedisUrl": "rediss://master.randomchat-prod.abcdef.euw1.cache.amazonaws.com:6379/0",
     "RedisCluster": "false",
     "RedisAuthSecretArn": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-prod-infra/valkey-auth-token-AbCdEf",
+}
+SAMPLE_RELAY_OUTPUTS = {
+    "TurnUrls": "turn:203.0.113.7:3478?transport=udp,turn:203.0.113.7:3478?transport=tcp",
+    "TurnSecretArn": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-prod-relay/turn-secret-AbCdEf",
+    "PublicIp": "203.0.113.7",
 }
 SAMPLE_DEV_REDIS = "rediss://:not-a-real-token-0123456789@redis.example.net:6380/0"
 
@@ -126,6 +131,7 @@ def copy_app(dest: Path) -> Path:
     shutil.copytree(ROOT / "chalicelib", dest / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "infra").mkdir()
     shutil.copy2(INFRA_TEMPLATE, dest / "infra" / "stack.yaml")
+    shutil.copy2(RELAY_TEMPLATE, dest / "infra" / "relay.yaml")
     (dest / ".chalice").mkdir()
     shutil.copy2(ROOT / ".chalice" / "config.json", dest / ".chalice" / "config.json")
     return dest

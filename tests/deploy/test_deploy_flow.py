@@ -19,7 +19,7 @@ from deploy import flow, workspace
 from deploy.__main__ import main
 from deploy.stages import FUNCTIONS, STAGES, TURN_READERS, lambda_name
 
-from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, copy_app
+from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, SAMPLE_RELAY_OUTPUTS, copy_app
 
 API_ID = "w5s0ck3t01"
 REST_ID = "r3st4p1x01"
@@ -130,7 +130,7 @@ def infra_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def deploy(cfn: Any, name: str, body: str, parameters: Any, tags: Any, log: Any) -> dict[str, str]:
         calls.append({"op": "deploy", "name": name, "body": body, "parameters": dict(parameters), "tags": dict(tags)})
-        return dict(SAMPLE_OUTPUTS)
+        return dict(SAMPLE_RELAY_OUTPUTS if name.endswith("-relay") else SAMPLE_OUTPUTS)
 
     def delete(cfn: Any, name: str, log: Any) -> None:
         calls.append({"op": "delete", "name": name})
@@ -291,6 +291,47 @@ def test_the_cli_hands_the_turn_secret_arn_to_the_deploy(monkeypatch):
     assert call["turn_secret_arn"] == TURN_SECRET_ARN and call["extra_env"] == {"TURN_URLS": "turns:t:5349"}
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_relay_deploys_the_relay_stack_and_points_the_stage_at_it(root, aws, infra_calls, stage):
+    chalice = FakeChalice()
+    run_deploy(stage, root, aws, chalice, [], redis_url="redis://r:6379/0", relay=True,
+               relay_parameters={"InstanceType": "t4g.medium"})
+    relay = infra_calls[0]
+    assert relay["name"] == f"randomchat-{stage}-relay"
+    assert relay["body"] == (root / "infra" / "relay.yaml").read_text()
+    assert relay["parameters"] == {"InstanceType": "t4g.medium"}
+    for run in chalice.runs:
+        env = chalice.env_of(run)
+        assert env["TURN_URLS"] == SAMPLE_RELAY_OUTPUTS["TurnUrls"]
+        assert env["TURN_SECRET_ARN"] == SAMPLE_RELAY_OUTPUTS["TurnSecretArn"] and "TURN_SECRET" not in env
+        readers = {
+            function
+            for function in FUNCTIONS
+            for statement in run["policies"][f"policy-{stage}-{function}.json"]["Statement"]
+            if statement["Resource"] == SAMPLE_RELAY_OUTPUTS["TurnSecretArn"]
+        }
+        assert readers == set(TURN_READERS)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"turn_secret_arn": TURN_SECRET_ARN, "extra_env": TURN_ENV}, {"extra_env": TURN_ENV}, {"relay_parameters": {"A": "b"}}],
+)
+def test_relay_refuses_a_turn_setup_of_ones_own_and_relay_params_need_relay(root, aws, infra_calls, given):
+    relay = "relay_parameters" not in given
+    with pytest.raises(SystemExit, match="--relay"):
+        run_deploy("dev", root, aws, FakeChalice(), [], redis_url="redis://r:6379/0", relay=relay, **given)
+    assert infra_calls == []  # refused before anything was deployed
+
+
+def test_the_cli_hands_relay_and_its_parameters_to_the_deploy(monkeypatch):
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(flow, "connect", lambda region, profile: None)
+    monkeypatch.setattr(flow, "deploy", lambda plan, config, aws, **kwargs: seen.update(kwargs))
+    main(["deploy", "--stage", "prod", "--relay", "--relay-param", "MinPort=50000", "--relay-param", "MaxPort=50999"])
+    assert seen["relay"] is True and seen["relay_parameters"] == {"MinPort": "50000", "MaxPort": "50999"}
+
+
 def test_a_stage_outside_the_vpc_needs_a_redis_url(root, aws):
     with pytest.raises(SystemExit, match="--redis-url"):
         run_deploy("dev", root, aws, FakeChalice(), [])
@@ -325,13 +366,16 @@ def test_teardown_deletes_nothing_unless_the_stage_name_is_typed(root, aws, infr
     assert "ElastiCache replication group with all its state" in warning and "randomchat-prod-infra" in warning
 
 
-def test_teardown_deletes_the_app_then_the_infra_stack(root, aws, infra_calls):
+def test_teardown_deletes_the_app_then_the_relay_and_the_infra_stack(root, aws, infra_calls):
     chalice = FakeChalice()
     run_deploy("prod", root, aws, chalice, [])
     config = json.loads((root / ".chalice" / "config.json").read_text())
     assert flow.teardown(STAGES["prod"], config, aws, ask=lambda _: "prod", run=chalice, log=lambda _: None, root=root)
     assert chalice.runs[-1]["command"] == "delete"
-    assert [c["op"] for c in infra_calls] == ["deploy", "deploy", "delete"]
+    # The relay stack goes too (infra.delete says so when there is none): it would cost on its own.
+    assert [(c["op"], c["name"]) for c in infra_calls[2:]] == [
+        ("delete", "randomchat-prod-relay"), ("delete", "randomchat-prod-infra")
+    ]
     assert aws.logs.names == {"/aws/lambda/someone-elses"}
     assert not (root / ".chalice" / "deployed" / "prod.json").exists()
 
@@ -345,7 +389,7 @@ def test_teardown_without_a_terminal_refuses_unless_told_yes(root, aws, infra_ca
         STAGES["prod"], config, aws, ask=no_terminal, run=FakeChalice(), log=lambda _: None, root=root
     )
     assert flow.teardown(STAGES["prod"], config, aws, yes=True, run=FakeChalice(), log=lambda _: None, root=root)
-    assert [c["op"] for c in infra_calls] == ["delete"]
+    assert [c["op"] for c in infra_calls] == ["delete", "delete"]  # the relay stack, then the infra stack
 
 
 def test_the_cli_refuses_an_unknown_stage_and_a_malformed_parameter(capsys):
@@ -433,7 +477,8 @@ def test_chalice_runs_with_the_marker_that_tells_app_py_it_is_a_generated_projec
 
 def test_no_deploy_file_points_to_a_guide_that_does_not_exist():
     cited = set()
-    for path in [*flow.ROOT.joinpath("deploy").glob("*.py"), flow.ROOT / "infra" / "stack.yaml", flow.ROOT / "Makefile"]:
+    infra_dir = flow.ROOT / "infra"
+    for path in [*flow.ROOT.joinpath("deploy").glob("*.py"), *infra_dir.glob("*.yaml"), flow.ROOT / "Makefile"]:
         cited |= {(path.name, guide) for guide in re.findall(r"\b[\w/]+\.md\b", path.read_text())}
     missing = {(name, guide) for name, guide in cited if not (flow.ROOT / guide).exists()}
     assert missing == set()
