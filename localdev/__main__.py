@@ -13,6 +13,7 @@ import ctypes
 import dataclasses
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable
@@ -230,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     for name, value in {**_AWS_DEFAULTS, "AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}.items():
         os.environ.setdefault(name, value)
+    # Device identities are signed with a secret made for this run (chalicelib/identity.py),
+    # unless one is given; a browser's identity from an earlier run is then a new device.
+    if not (os.environ.get("IDENTITY_SECRET") or os.environ.get("IDENTITY_SECRET_ARN")):
+        os.environ["IDENTITY_SECRET"] = secrets.token_urlsafe(32)
     redis: RedisServer | None = None
     turn: TurnServer | None = None
     redis_url = os.environ.get("REDIS_URL", "")
