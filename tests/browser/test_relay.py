@@ -141,7 +141,10 @@ def expect_video_link_failed_but_chat_works(a: Page, b: Page) -> None:
 def test_strangers_forced_onto_the_relay_see_each_other_through_make_devs_coturn(
     coturn: str, gateway: Gateway, pages: Pages
 ) -> None:
-    banner = re.search(r"TURN relay\s+(\S+)", gateway.output())
+    # The banner is printed just after the gateway starts answering: give it a moment.
+    deadline = time.monotonic() + 10
+    while (banner := re.search(r"TURN relay\s+(\S+)", gateway.output())) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert banner is not None and banner.group(1).startswith("turn:127.0.0.1:"), gateway.output()[-2000:]
     a, b = _pair_relayed(pages)
     for page in (a, b):
