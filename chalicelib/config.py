@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_STUN_URLS = ["stun:stun.l.google.com:19302"]
 TURN_SECRET_MIN_CHARS = 16  # shorter shared secrets make TURN credentials guessable
+IDENTITY_SECRET_MIN_CHARS = 32  # the HMAC key behind device identities: 256 bits as text
 DEFAULT_RATES: dict[str, tuple[float, float]] = {
     # family: (burst, sustained per second). Signalling bursts for ICE candidates; chat and
     # register/next/resume ("seek") are stricter; "abuse" drains on every refusal and closes
@@ -67,8 +68,23 @@ class Settings(BaseModel):
     # nobody said was told this long after (the reply naming it was lost) is told by the sweep.
     end_notice_seconds: float = Field(default=3, ge=0, le=600)
     rate_limits: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_RATES))
-    max_connections_per_ip: int = Field(default=10, ge=1, le=100_000)
-    connections_per_ip_per_minute: int = Field(default=30, ge=1, le=100_000)
+    # An address may be a carrier NAT with thousands of phones behind it: its limits are only a
+    # backstop against floods. The per-device limits are what catch one abuser.
+    max_connections_per_ip: int = Field(default=2000, ge=1, le=100_000)
+    connections_per_ip_per_minute: int = Field(default=600, ge=1, le=100_000)
+    new_devices_per_ip_per_minute: int = Field(default=120, ge=1, le=100_000)
+    max_connections_per_device: int = Field(default=8, ge=1, le=1000)
+    connections_per_device_per_minute: int = Field(default=30, ge=1, le=100_000)
+    # Device identities (chalicelib/identity.py): the HMAC secret, or the ARN of a Secrets
+    # Manager secret holding it; secrets that still verify after a rotation; their lifetime.
+    identity_secret: str | None = Field(default=None, min_length=IDENTITY_SECRET_MIN_CHARS)
+    identity_secret_arn: str | None = None
+    identity_previous_secrets: list[str] = Field(default_factory=list)
+    identity_ttl_days: int = Field(default=30, ge=1, le=400)
+    # An address is banned only once this many distinct devices from it were banned.
+    address_ban_devices: int = Field(default=3, ge=1, le=1000)
+    # A device closed for abuse cannot open a socket again for this long.
+    abuse_cooldown_seconds: int = Field(default=60, ge=0, le=86_400)
     allowed_origins: list[str] = Field(default_factory=list)
     report_threshold: int = Field(default=3, ge=1, le=1000)
     report_window_seconds: int = Field(default=3600, ge=60, le=30 * 86_400)
@@ -88,12 +104,17 @@ class Settings(BaseModel):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("redis_auth_secret_arn", "turn_secret_arn")
+    @field_validator("redis_auth_secret_arn", "turn_secret_arn", "identity_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
         if value and not (value.startswith("arn:") and ":secretsmanager:" in value):
             raise ValueError("must be the ARN of a Secrets Manager secret")
         return value or None
+
+    @field_validator("identity_secret", mode="before")
+    @classmethod
+    def _no_identities(cls, value: str | None) -> str | None:
+        return value or None  # IDENTITY_SECRET= (empty): no lasting device identities
 
     @field_validator("management_api_url")
     @classmethod
@@ -147,6 +168,8 @@ class Settings(BaseModel):
             raise ValueError("TURN_URLS needs TURN_SECRET or TURN_SECRET_ARN")
         if secret_var and not self.turn_urls:
             raise ValueError(f"{secret_var} needs TURN_URLS")
+        if self.identity_secret and self.identity_secret_arn:
+            raise ValueError("set IDENTITY_SECRET or IDENTITY_SECRET_ARN, not both")
         return self
 
     def static_ice_servers(self) -> list[dict[str, Any]]:
@@ -158,7 +181,7 @@ class Settings(BaseModel):
 
 _FIELDS = {name.upper(): name for name in Settings.model_fields}
 JSON_FIELDS: dict[str, Any] = {"ice_servers": [], "rate_limits": {}}
-LIST_FIELDS = {"stun_urls", "turn_urls", "allowed_origins"}
+LIST_FIELDS = {"stun_urls", "turn_urls", "allowed_origins", "identity_previous_secrets"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

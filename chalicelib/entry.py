@@ -19,7 +19,7 @@ from .handlers.context import Context
 from .metrics import Metrics
 from .sender import CloseFailed
 from .service import Service, default
-from .store import Unavailable, now_ms
+from .store import Ended, Unavailable, now_ms
 from .sweep import SweepStats, run
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,10 @@ CONNECT_STATUS = {"ok": 200, "banned": 403, "too_many": 429}
 def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
     """Admit or refuse the connection and record it.
 
-    403: banned address or an Origin outside ``ALLOWED_ORIGINS``; 429: too many new or open
-    connections from the address; 503: state cannot be stored, so no half-made connection.
+    The device identity comes from ``?id=`` (chalicelib/identity.py); anything but a valid one
+    is a new device. 403: banned device or address, or an Origin outside ``ALLOWED_ORIGINS``;
+    429: too many new or open connections from the address or the device, or the device was
+    closed for abuse a moment ago; 503: state cannot be stored, so no half-made connection.
     """
     service = service or default()
     ctx = event["requestContext"]
@@ -66,6 +68,7 @@ def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[st
     if allowed and _header(event.get("headers"), "Origin") not in allowed:
         log.info("$connect %s refused: origin not allowed", cid)
         return {"statusCode": 403}
+    presented = str((event.get("queryStringParameters") or {}).get("id") or "")
     try:
         status = service.store.connect(
             cid,
@@ -73,6 +76,7 @@ def on_connect(event: dict[str, Any], service: Service | None = None) -> dict[st
             user_agent=_header(event.get("headers"), "User-Agent")[:USER_AGENT_MAX],
             connected_at=int(ctx.get("connectedAt") or now_ms()),
             endpoint=_endpoint(service, event),
+            device=service.identities.for_connection(cid, presented),
         )
     except Unavailable as exc:
         log.error("$connect %s rejected: %s", cid, exc)
@@ -118,10 +122,15 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
         metrics.error(exc.code)
         _reply_error(outbox, cid, exc.event(), action)
         if not exc.charged and exc.code != "not_connected":
-            exc.close = _penalise(service, cid)
+            exc.close, exc.ended = _penalise(service, cid)
         if exc.close:
             log.warning("%s closed for sustained abuse", cid)
             metrics.count("AbuseClosed")
+            if exc.ended is not None:
+                try:
+                    outbox.tell(exc.ended)
+                except Exception:  # its notice stays, and the sweep tells it
+                    log.exception("%s: the peer of the room its close ended was not told", cid)
             try:
                 outbox.close(cid)
             except CloseFailed:
@@ -141,13 +150,16 @@ def on_message(event: dict[str, Any], service: Service | None = None) -> dict[st
     return {"statusCode": 200}
 
 
-def _penalise(service: Service, cid: str) -> bool:
+def _penalise(service: Service, cid: str) -> tuple[bool, Ended | None]:
     """A frame refused before any script ran still cost an invocation: charge it to the abuse
-    bucket. True when the bucket ran dry and the socket should be closed."""
+    bucket. (True, the room it ended) when the bucket ran dry and the socket should be closed."""
     try:
-        return service.store.penalise(cid).refusal.close
+        result = service.store.penalise(cid)
     except Unavailable:
-        return False
+        return False, None
+    if not result.refusal.close:
+        return False, None
+    return True, Ended(result.get("ended_peer"), result.get("ended_room"))
 
 
 def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any], action: str) -> None:

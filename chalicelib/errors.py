@@ -29,13 +29,15 @@ class ClientError(Exception):
     """Raised inside a handler to answer the sender with one error event and change nothing."""
 
     def __init__(
-        self, code: str, message: str | None = None, *, close: bool = False, charged: bool = False, **extra: Any
+        self, code: str, message: str | None = None, *, close: bool = False, charged: bool = False,
+        ended: Any = None, **extra: Any
     ) -> None:
         super().__init__(code)
         self.code = code
         self.message = message or MESSAGES[code]
         self.close = close  # sustained abuse: close the connection after answering
         self.charged = charged  # a script already drew this refusal from the abuse bucket
+        self.ended = ended  # store.Ended: the room a close for abuse ended, whose peer must be told
         self.extra = extra
 
     def event(self) -> dict[str, Any]:

@@ -83,7 +83,12 @@ def peer_resumed(room: str) -> dict[str, Any]:
 
 
 def banned() -> dict[str, Any]:
-    return {"event": "banned", "message": "Your address was reported by several people and is banned for a while."}
+    return {"event": "banned", "message": "You were reported by several people and are banned for a while."}
+
+
+def identity(token: str) -> dict[str, Any]:
+    """The signed device identity the page keeps and presents at its next ``$connect`` (``?id=``)."""
+    return {"event": "identity", "token": token}
 
 
 def reported() -> dict[str, Any]:

@@ -11,23 +11,34 @@ key                            type   contents
 =============================  =====  ===========================================================
 ``{p}:alive``                  ZSET   connection -> liveness deadline (ms); past it the sweep
                                       treats the connection as vanished (idle timeout, 2 h cap)
-``{p}:conns``                  HASH   connection -> JSON ``{ip, ua, at, name, tags}``
+``{p}:conns``                  HASH   connection -> JSON ``{ip, dev, ua, at, name, tags[, issue]}``
+                                      (``dev``: its device identity; ``issue``: a signed identity
+                                      to hand the page on its first register, resume or ping)
 ``{p}:queue``                  ZSET   connection -> time it started waiting (ms); oldest first
 ``{p}:seats``                  HASH   connection -> JSON ``{room, role, peer, joined, token}``,
-                                      plus ``held, name, ip`` while its socket is gone
+                                      plus ``held, name, ip, dev`` while its socket is gone
 ``{p}:rooms``                  HASH   room code -> JSON ``{initiator, responder, at}``
 ``{p}:meta``                   HASH   ``endpoint``: Management API URL last seen at ``$connect``,
                                       so the scheduled sweep (which has no event) can post
 ``{p}:msgs``                   ZSET   API Gateway messageId -> when processed (de-duplication)
-``{p}:recent``                 ZSET   ``a|b`` connection pair -> end of its no-repeat period
-``{p}:blocked``                ZSET   ``ip|ip`` pair -> end of the block a report imposed
+``{p}:recent``                 ZSET   ``a|b`` device pair -> end of its no-repeat period
+``{p}:blocked``                ZSET   ``a|b`` device pair -> end of the block a report imposed
 ``{p}:tokens``                 HASH   resume token -> connection whose seat it resumes
 ``{p}:held``                   ZSET   dropped connection -> end of its seat's grace period
-``{p}:buckets``                HASH   ``connection:family`` -> rate-limit bucket
-``{p}:reports``                HASH   reported IP -> JSON ``{reporter IP: when}``
-``{p}:bans``                   ZSET   IP -> end of its ban
+``{p}:buckets``                HASH   ``device:family`` -> rate-limit bucket
+``{p}:reports``                HASH   reported device -> JSON ``{reporter device: when}``
+``{p}:bans``                   ZSET   ``d:device`` or ``a:address`` -> end of its ban
+``{p}:strikes``                HASH   address -> JSON ``{banned device: end of its ban}``; enough
+                                      of them ban the address
+``{p}:devconns``               HASH   device -> open connections
+``{p}:devsocks``               HASH   device -> its open connections, space-separated
+``{p}:cooldown``               ZSET   device closed for abuse -> when it may connect again
+``{p}:trim``                   ZSET   ``r:device`` (reports), ``s:address`` (strikes), ``b:device``
+                                      (buckets of a device with no socket) -> when the sweep
+                                      deletes that entry, its window being over
 ``{p}:ipconns``                HASH   IP -> open connections
-``{p}:iprate:<minute>``        HASH   IP -> connections opened in that minute
+``{p}:iprate:<minute>``        HASH   IP (``d|device``, ``n|IP``) -> connections opened (by that
+                                      device; new devices from that IP) in that minute
 ``{p}:matches``                ZSET   ``room:waited ms`` -> when matched, last minute (stats)
 ``{p}:ipsocks``                HASH   IP -> its open connections, space-separated (a ban closes
                                       them all)
@@ -53,6 +64,7 @@ from dataclasses import dataclass
 STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
     "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh", "ended", "endedroom",
+    "strikes", "devconns", "devsocks", "cooldown", "trim",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
 # generated from this one list (scripts.prelude), so the two cannot drift apart.

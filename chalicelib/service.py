@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import Settings, settings
 from .ice import IceServers
+from .identity import Identities
 from .keys import Keys
 from .sender import ManagementApiSender, Sender
 from .store import Policy, Store
@@ -20,6 +21,7 @@ class Service:
     store: Store
     sender: Sender
     ice: IceServers
+    identities: Identities
 
     def endpoint_for(self, api_id: str, stage: str) -> str:
         if self.settings.management_api_url:
@@ -36,6 +38,11 @@ def policy_from(config: Settings) -> Policy:
         rates={family: (burst, 1000 / per_second) for family, (burst, per_second) in config.rate_limits.items()},
         conn_rate=config.connections_per_ip_per_minute,
         conn_max=config.max_connections_per_ip,
+        new_dev_rate=config.new_devices_per_ip_per_minute,
+        dev_rate=config.connections_per_device_per_minute,
+        dev_max=config.max_connections_per_device,
+        address_ban_devices=config.address_ban_devices,
+        cooldown_ms=config.abuse_cooldown_seconds * 1000,
         report_threshold=config.report_threshold,
         report_window_ms=config.report_window_seconds * 1000,
         ban_ms=config.ban_seconds * 1000,
@@ -67,7 +74,7 @@ def build(config: Settings, *, client: Any = None, sender: Sender | None = None,
     )
     if sender is None:
         sender = ManagementApiSender(config.aws_region)
-    return Service(config, store, sender, IceServers(config))
+    return Service(config, store, sender, IceServers(config), Identities(config))
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from . import scripts
+from .identity import EPHEMERAL_PREFIX, Device
 from .keys import Keys
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,13 @@ class Policy:
     grace_ms: int = 15_000
     scan: int = 32
     rates: dict[str, tuple[float, float]] = field(default_factory=dict)  # family -> (burst, ms per token)
-    conn_rate: int = 30
-    conn_max: int = 10
+    conn_rate: int = 600
+    conn_max: int = 2000
+    new_dev_rate: int = 120  # new devices per address per minute
+    dev_rate: int = 30  # connections per device per minute
+    dev_max: int = 8  # open connections per device
+    address_ban_devices: int = 3
+    cooldown_ms: int = 60_000
     report_threshold: int = 3
     report_window_ms: int = 3_600_000
     ban_ms: int = 86_400_000
@@ -88,6 +94,11 @@ class Policy:
                 "rates": {name: list(spec) for name, spec in self.rates.items()},
                 "conn_rate": self.conn_rate,
                 "conn_max": self.conn_max,
+                "new_dev_rate": self.new_dev_rate,
+                "dev_rate": self.dev_rate,
+                "dev_max": self.dev_max,
+                "address_ban_devices": self.address_ban_devices,
+                "cooldown_ms": self.cooldown_ms,
                 "report_threshold": self.report_threshold,
                 "report_window": self.report_window_ms,
                 "ban_ms": self.ban_ms,
@@ -217,9 +228,14 @@ class Store:
                 raise Unavailable(f"{name} reached Redis too late and did nothing", settled=True)
         return Result(status, json.loads(details) if details != "{}" else {})
 
-    def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str) -> str:
-        info = json.dumps({"ip": ip, "ua": user_agent, "at": connected_at}, separators=(",", ":"))
-        return self._run("connect", cid, info, connected_at, endpoint).status
+    def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str,
+                device: Device | None = None) -> str:
+        device = device or Device(EPHEMERAL_PREFIX + cid)
+        record: dict[str, Any] = {"ip": ip, "dev": device.id, "ua": user_agent, "at": connected_at}
+        if device.token:
+            record["issue"] = device.token
+        info = json.dumps(record, separators=(",", ":"))
+        return self._run("connect", cid, info, connected_at, endpoint, "1" if device.new else "0").status
 
     def seek(self, cid: str, mode: str, name: str = "", tags: list[str] | None = None, message_id: str = "") -> Result:
         """register/next; a ``matched`` result carries its ``pair``."""

@@ -232,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {**_AWS_DEFAULTS, "AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}.items():
         os.environ.setdefault(name, value)
     # Device identities are signed with a secret made for this run (chalicelib/identity.py),
-    # unless one is given; a browser's identity from an earlier run is then a new device.
-    if not (os.environ.get("IDENTITY_SECRET") or os.environ.get("IDENTITY_SECRET_ARN")):
+    # unless one is given (IDENTITY_SECRET= turns them off); a browser's identity from an
+    # earlier run is then a new device.
+    if "IDENTITY_SECRET" not in os.environ and not os.environ.get("IDENTITY_SECRET_ARN"):
         os.environ["IDENTITY_SECRET"] = secrets.token_urlsafe(32)
     redis: RedisServer | None = None
     turn: TurnServer | None = None

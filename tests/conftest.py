@@ -23,6 +23,7 @@ from chalicelib.config import Settings, load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import Service, build
 from localdev.redis_server import RedisServer
+from tests.support.devices import TEST_IDENTITY_SECRET, DeviceHarness
 from tests.support.fake_management_api import FakeManagementApi
 from tests.support.frames import moto_frames
 from tests.support.harness import FakeClock, Harness, RecordingSender
@@ -77,6 +78,17 @@ def recording(config: Settings, clock: FakeClock) -> Harness:
 @pytest.fixture
 def policy_harness(policy_settings: Settings, redis_client: Any, clock: FakeClock) -> Harness:
     return recording(policy_settings, clock)
+
+
+@pytest.fixture
+def device_harness(policy_settings: Settings, redis_client: Any, clock: FakeClock) -> DeviceHarness:
+    """Production policies, with device identities signed (a person keeps theirs across sockets)."""
+    config = policy_settings.model_copy(update={"identity_secret": TEST_IDENTITY_SECRET})
+    sender = RecordingSender()
+    harness = DeviceHarness(build(config, clock=clock, sender=sender), sender.received, clock)
+    harness.sender = sender  # type: ignore[attr-defined]
+    harness.people = {}
+    return harness
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -34,8 +35,7 @@ def test_closing_a_socket_that_is_already_gone_is_not_an_error():
 
 
 def with_metrics(service):
-    return type(service)(service.settings.model_copy(update={"metrics_enabled": True}), service.store,
-                         service.sender, service.ice)
+    return dataclasses.replace(service, settings=service.settings.model_copy(update={"metrics_enabled": True}))
 
 
 def test_a_sweep_that_cannot_run_reports_sweep_failures_and_raises(service, monkeypatch, capsys):

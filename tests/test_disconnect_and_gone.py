@@ -6,10 +6,11 @@ from __future__ import annotations
 from tests.support import invariants
 
 
-def test_connect_records_ip_user_agent_and_time(harness, redis_client, keys, clock):
+def test_connect_records_ip_device_user_agent_and_time(harness, redis_client, keys, clock):
     a = harness.connect(ip="198.51.100.7", user_agent="TestBrowser/1.0")
     state = invariants.snapshot(redis_client, keys)
-    assert state["conns"][a] == {"ip": "198.51.100.7", "ua": "TestBrowser/1.0", "at": clock()}
+    # No identity secret here, so the connection is its own device.
+    assert state["conns"][a] == {"ip": "198.51.100.7", "dev": f"c:{a}", "ua": "TestBrowser/1.0", "at": clock()}
     assert state["alive"][a] == clock() + 600_000
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import events, protocol
 from ..store import Ended
 from .context import Context
-from .outcomes import refuse, succeeded
+from .outcomes import hand_identity, refuse, succeeded
 
 DEFAULT_NAME = "Stranger"
 
@@ -15,6 +15,7 @@ def seek_partner(ctx: Context, mode: str, name: str = "", tags: list[str] | None
     result = store.seek(cid, mode, name, tags, ctx.message_id)
     if result.status == "duplicate":
         return
+    hand_identity(ctx, result)
     if result.status in {"matched", "queued", "exists"}:
         outbox.tell(Ended(result.get("left_peer"), result.get("left_room")))
         ctx.metrics.count("QueueLength", result.get("queue_length", 0) or 0, unit="Count")
@@ -41,6 +42,7 @@ def resume(ctx: Context, msg: protocol.Resume) -> None:
     result, token = ctx.service.store.resume(ctx.connection_id, msg.token, ctx.message_id)
     if not succeeded(result, "resumed"):
         return
+    hand_identity(ctx, result)
     room, initiator = result.get("room"), result.get("role") == "initiator"
     ice = ctx.service.ice.for_connection(ctx.connection_id)
     peer_away = bool(result.get("peer_held"))

@@ -6,11 +6,13 @@ from .. import events, protocol
 from ..sender import CloseFailed
 from ..store import Ended, as_list
 from .context import Context
-from .outcomes import succeeded
+from .outcomes import hand_identity, succeeded
 
 
 def ping(ctx: Context, msg: protocol.Ping) -> None:
-    if succeeded(ctx.service.store.ping(ctx.connection_id), "pong"):
+    result = ctx.service.store.ping(ctx.connection_id)
+    if succeeded(result, "pong"):
+        hand_identity(ctx, result)
         ctx.outbox.send(ctx.connection_id, events.pong())
 
 

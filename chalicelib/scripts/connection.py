@@ -1,26 +1,36 @@
 """Lua for a connection's life: admission at $connect, keep-alive, and $disconnect."""
 
 CONNECT = r"""
--- ARGV[8] = connection id, ARGV[9] = JSON {ip, ua, at}, ARGV[10] = connected at (ms),
--- ARGV[11] = Management API endpoint.
--- Returns 'ok', 'banned' (refuse with 403) or 'too_many' (refuse with 429: too many new or
--- open connections from this IP).
-local cid, at = ARGV[8], tonumber(ARGV[10])
-local ip = cjson.decode(ARGV[9]).ip or ''
+-- ARGV[8] = connection id, ARGV[9] = JSON {ip, dev, ua, at[, issue]} (dev: its device identity;
+-- issue: the signed identity to hand the page), ARGV[10] = connected at (ms), ARGV[11] =
+-- Management API endpoint, ARGV[12] = '1' when the device is new (it was issued just now).
+-- Returns 'ok', 'banned' (refuse with 403: the device or the address is banned) or 'too_many'
+-- (refuse with 429: too many new or open connections from this address or device, too many
+-- new devices from this address, or the device was closed for abuse a moment ago).
+local cid, at, new_device = ARGV[8], tonumber(ARGV[10]), ARGV[12] == '1'
+local info = cjson.decode(ARGV[9])
+local ip, dev = info.ip or '', dev_of(info, cid)
 if redis.call('HEXISTS', CONNS, cid) == 1 then return finish('ok') end  -- recorded already
+if unexpired(BANS, 'd:' .. dev) or (ip ~= '' and unexpired(BANS, 'a:' .. ip)) then return finish('banned') end
+if unexpired(COOLDOWN, dev) then return finish('too_many') end
+local function count(key, field) return tonumber(redis.call('HGET', key, field) or '0') end
+-- Every limit is checked before anything is counted, so a refusal leaves no trace.
+if count(IPRATE, 'd|' .. dev) >= P.dev_rate or count(DEVCONNS, dev) >= P.dev_max then return finish('too_many') end
 if ip ~= '' then
-  if unexpired(BANS, ip) then return finish('banned') end
-  local opened = tonumber(redis.call('HGET', IPRATE, ip) or '0')
-  if opened >= P.conn_rate then return finish('too_many') end
-  if redis.call('HINCRBY', IPCONNS, ip, 1) > P.conn_max then
-    release_ip(ip)
-    return finish('too_many')
-  end
+  if count(IPRATE, ip) >= P.conn_rate or count(IPCONNS, ip) >= P.conn_max then return finish('too_many') end
+  if new_device and count(IPRATE, 'n|' .. ip) >= P.new_dev_rate then return finish('too_many') end
+  redis.call('HINCRBY', IPCONNS, ip, 1)
   redis.call('HINCRBY', IPRATE, ip, 1)
-  add_socket(ip, cid)
+  if new_device then redis.call('HINCRBY', IPRATE, 'n|' .. ip, 1) end
+  add_socket(IPSOCKS, ip, cid)
   mark(IPCONNS)
-  mark(IPRATE, 120000)
 end
+redis.call('HINCRBY', IPRATE, 'd|' .. dev, 1)
+mark(IPRATE, 120000)
+redis.call('HINCRBY', DEVCONNS, dev, 1)
+add_socket(DEVSOCKS, dev, cid)
+mark(DEVCONNS)
+redis.call('ZREM', TRIM, 'b:' .. dev)  -- its rate-limit buckets are in use again
 redis.call('HSET', CONNS, cid, ARGV[9])
 redis.call('ZADD', ALIVE, math.min(at + CAP, NOW + IDLE), cid)
 redis.call('HSET', META, 'endpoint', ARGV[11])
@@ -38,10 +48,11 @@ return finish(result.kind, {peer = result.peer, room = result.room})
 """
 
 PING = r"""
--- ARGV[8] = connection id. Returns 'pong', 'not_connected' or 'rate_limited'.
+-- ARGV[8] = connection id. Returns 'pong' {identity: a signed identity for the page, if one is
+-- waiting}, 'not_connected' or 'rate_limited'.
 local me, reply = begin(ARGV[8], 'misc')
 if not me then return reply end
-return finish('pong')
+return finish('pong', {identity = take_issue(ARGV[8], me)})
 """
 
 PENALISE = r"""

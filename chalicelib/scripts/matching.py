@@ -7,7 +7,7 @@ SEEK = r"""
 -- tokens for the waiter and the newcomer.
 -- Returns matched | queued | exists | in_room | not_connected | banned | duplicate |
 -- rate_limited with {left_peer, left_room, partner, partner_name, own_name, room,
--- token_partner, token_own, common, waited, queue_length}.
+-- token_partner, token_own, common, waited, queue_length, identity}.
 -- left_* name the room `next` ended ('' if none); its other member must be told. A register
 -- from a seat that never joined its room answers matched again for that room (again = true).
 local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
@@ -18,6 +18,7 @@ local seat = seat_of(cid)
 if seat and mode ~= 'next' then
   local peer_seat = seat_of(seat.peer)
   if seat.joined == 1 or not peer_seat or peer_seat.held then return refuse(cid, 'in_room') end
+  out.identity = take_issue(cid, me)
   -- Seated but never joined: this connection may never have heard of its room (the reply to
   -- its register was lost). Asking again learns what happened: both are told once more.
   out.partner, out.partner_name, out.own_name = seat.peer, name_of(conn_of(seat.peer)), name_of(me)
@@ -25,6 +26,8 @@ if seat and mode ~= 'next' then
   out.common, out.waited, out.again = common_tags(conn_of(seat.peer), me), 0, true
   return finish('matched', out)
 end
+-- Taken only now: a refusal carries no identity, so it must not use it up.
+out.identity = take_issue(cid, me)
 if seat then
   out.left_room = seat.room
   out.left_peer = notify(end_room(cid, seat), seat.room)
@@ -90,7 +93,7 @@ RESUME = r"""
 -- ARGV[8] = new connection id, ARGV[9] = resume token, ARGV[10] = fresh token for the seat.
 -- A dropped connection's seat, still within its grace period, moves to this connection.
 -- Returns resumed | invalid_token | in_room | not_connected | duplicate | rate_limited with
--- {peer, room, role, peer_name, own_name, peer_held}.
+-- {peer, room, role, peer_name, own_name, peer_held, identity}.
 local cid, token, fresh = ARGV[8], ARGV[9], ARGV[10]
 local me, reply = begin(cid, 'seek')
 if not me then return reply end
@@ -100,6 +103,7 @@ local seat = old and seat_of(old)
 if not seat or not seat.held or seat.held <= NOW or seat.token ~= token then
   return refuse(cid, 'invalid_token')
 end
+local identity = take_issue(cid, me)  -- after the refusals, which carry no identity
 redis.call('ZREM', QUEUE, cid)
 redis.call('HDEL', TOKENS, token)
 redis.call('HDEL', SEATS, old)
@@ -123,5 +127,6 @@ local peer_info = conn_of(seat.peer)
 return finish('resumed', {
   peer = seat.peer, room = seat.room, role = seat.role, own_name = seat.name,
   peer_name = peer_seat.held and peer_seat.name or name_of(peer_info), peer_held = peer_seat.held and true or false,
+  identity = identity,
 })
 """

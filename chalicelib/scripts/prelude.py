@@ -10,7 +10,8 @@ local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
 local KEY_TTL = CAP
 local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
 local P = cjson.decode(ARGV[7])
-local FAMILIES = {'seek', 'signal', 'chat', 'typing', 'misc', 'abuse'}
+-- {p}:trim holds entries as long as a ban or a report window: its TTL is never shortened.
+local TRIM_TTL = math.max(P.ban_ms, P.report_window)
 local written = {}
 
 -- A call whose reply was lost is sent again with the same arguments (redis-py retries it). If
@@ -45,6 +46,9 @@ local function decode(raw) if raw then return cjson.decode(raw) end return nil e
 local function conn_of(cid) return decode(redis.call('HGET', CONNS, cid)) end
 local function seat_of(cid) return decode(redis.call('HGET', SEATS, cid)) end
 local function name_of(info) return (info and info.name) or 'Stranger' end
+-- The device identity behind a connection (chalicelib/identity.py): what no-repeat, report
+-- blocks, bans and rate limits follow, across sockets.
+local function dev_of(info, cid) return (info and info.dev) or ('c:' .. cid) end
 local function tags_of(info)
   if info and type(info.tags) == 'table' then return info.tags end
   return {}
@@ -77,11 +81,12 @@ local function refresh(cid, info)
   mark(ALIVE)
 end
 
--- Token bucket per connection and action family, "tokens:last refill" in one hash field.
--- Returns 0 when a token was taken, else the milliseconds until one will be there.
-local function take(cid, family)
+-- Token bucket per device and action family, "tokens:last refill" in one hash field: a reload
+-- or a new socket does not refill it. Returns 0 when a token was taken, else the milliseconds
+-- until one will be there.
+local function take(dev, family)
   local spec = P.rates[family]
-  local field = cid .. ':' .. family
+  local field = dev .. ':' .. family
   local raw = redis.call('HGET', BUCKETS, field)
   local tokens, since = spec[1], NOW
   if raw then
@@ -96,30 +101,24 @@ local function take(cid, family)
   return wait
 end
 
--- Every refused frame cost an invocation, so each drains the 'abuse' bucket; an empty one
--- means the connection should be closed (details.close).
-local function refuse(cid, code, details)
-  details = details or {}
-  details.close = take(cid, 'abuse') > 0
-  return finish(code, details)
-end
-
-local function is_banned(info)
-  return info.ip and info.ip ~= '' and unexpired(BANS, info.ip)
-end
-
--- The opening every client action shares: a known connection, not banned, not a duplicate
--- delivery, liveness refreshed, within its rate limit. Returns the connection's info, or nil
--- and the reply to return at once.
-local function begin(cid, family)
-  local me = conn_of(cid)
-  if not me then return nil, finish('not_connected') end
-  if is_banned(me) then return nil, finish('banned', {close = true}) end
-  if duplicate() then return nil, finish('duplicate') end
-  refresh(cid, me)
-  local wait = take(cid, family)
-  if wait > 0 then return nil, refuse(cid, 'rate_limited', {retry_ms = wait}) end
-  return me
+-- A device's last socket went. Its rate-limit buckets are kept (a reload must not refill them)
+-- until they would be full again, and deleted at once if they are full already.
+local function release_buckets(dev)
+  local due = 0
+  for family, spec in pairs(P.rates) do
+    local raw = redis.call('HGET', BUCKETS, dev .. ':' .. family)
+    if raw then
+      local sep = string.find(raw, ':', 1, true)
+      local tokens = tonumber(string.sub(raw, 1, sep - 1)) + (NOW - tonumber(string.sub(raw, sep + 1))) / spec[2]
+      if tokens < spec[1] then due = math.max(due, math.ceil((spec[1] - tokens) * spec[2])) end
+    end
+  end
+  if due == 0 then
+    for family in pairs(P.rates) do redis.call('HDEL', BUCKETS, dev .. ':' .. family) end
+  else
+    redis.call('ZADD', TRIM, NOW + due, 'b:' .. dev)
+    mark(TRIM, TRIM_TTL)
+  end
 end
 
 local function release_ip(ip)
@@ -127,17 +126,24 @@ local function release_ip(ip)
   if redis.call('HINCRBY', IPCONNS, ip, -1) <= 0 then redis.call('HDEL', IPCONNS, ip) end
 end
 
--- The open connections of one address, so that a ban can close them all ("a b c").
-local function sockets_of(ip) return (redis.call('HGET', IPSOCKS, ip) or ''):gmatch('%S+') end
-local function add_socket(ip, cid)
-  local list = redis.call('HGET', IPSOCKS, ip)
-  redis.call('HSET', IPSOCKS, ip, list and (list .. ' ' .. cid) or cid)
-  mark(IPSOCKS)
+-- The open connections of one address (IPSOCKS) or device (DEVSOCKS), so that a ban can close
+-- them all ("a b c").
+local function sockets_of(key, owner)
+  local socks = {}
+  for sock in (redis.call('HGET', key, owner) or ''):gmatch('%S+') do table.insert(socks, sock) end
+  return socks
 end
-local function drop_socket(ip, cid)
+local function add_socket(key, owner, cid)
+  local list = redis.call('HGET', key, owner)
+  redis.call('HSET', key, owner, list and (list .. ' ' .. cid) or cid)
+  mark(key)
+end
+-- Returns how many remain.
+local function drop_socket(key, owner, cid)
   local kept = {}
-  for other in sockets_of(ip) do if other ~= cid then table.insert(kept, other) end end
-  if #kept == 0 then redis.call('HDEL', IPSOCKS, ip) else redis.call('HSET', IPSOCKS, ip, table.concat(kept, ' ')) end
+  for _, other in ipairs(sockets_of(key, owner)) do if other ~= cid then table.insert(kept, other) end end
+  if #kept == 0 then redis.call('HDEL', key, owner) else redis.call('HSET', key, owner, table.concat(kept, ' ')) end
+  return #kept
 end
 
 -- Ends the room `seat` belongs to: both seats, their tokens and holds go. Returns the peer to
@@ -182,14 +188,14 @@ local function forget(cid, hold)
   local info = conn_of(cid)
   redis.call('ZREM', ALIVE, cid)
   redis.call('ZREM', QUEUE, cid)
-  local fields = {}
-  for i, family in ipairs(FAMILIES) do fields[i] = cid .. ':' .. family end
-  redis.call('HDEL', BUCKETS, unpack(fields))
   drop_notice(cid)
   if info then
     redis.call('HDEL', CONNS, cid)
     release_ip(info.ip)
-    if info.ip and info.ip ~= '' then drop_socket(info.ip, cid) end
+    if info.ip and info.ip ~= '' then drop_socket(IPSOCKS, info.ip, cid) end
+    local dev = dev_of(info, cid)
+    if redis.call('HINCRBY', DEVCONNS, dev, -1) <= 0 then redis.call('HDEL', DEVCONNS, dev) end
+    if drop_socket(DEVSOCKS, dev, cid) == 0 then release_buckets(dev) end
   end
   local seat = seat_of(cid)
   if not seat or seat.held then return {kind = 'gone', peer = '', room = ''} end
@@ -197,6 +203,7 @@ local function forget(cid, hold)
     seat.held = NOW + P.grace
     seat.name = name_of(info)
     seat.ip = (info and info.ip) or ''
+    seat.dev = dev_of(info, cid)
     redis.call('HSET', SEATS, cid, cjson.encode(seat))
     redis.call('ZADD', HELD, seat.held, cid)
     mark(SEATS)
@@ -204,6 +211,55 @@ local function forget(cid, hold)
     return {kind = 'held', peer = seat.peer, room = seat.room}
   end
   return {kind = 'gone', peer = notify(end_room(cid, seat), seat.room), room = seat.room}
+end
+
+-- Every refused frame cost an invocation, so each drains the 'abuse' bucket; an empty one
+-- means the connection should be closed (details.close).
+-- A connection closed for abuse goes at once, without a seat to resume (its peer is told, as
+-- ended_peer), and its device may not connect again for the cool-down.
+local function refuse(cid, code, details)
+  details = details or {}
+  local info = conn_of(cid)
+  details.close = take(dev_of(info, cid), 'abuse') > 0
+  if details.close then
+    if P.cooldown_ms > 0 then
+      redis.call('ZADD', COOLDOWN, NOW + P.cooldown_ms, dev_of(info, cid))
+      mark(COOLDOWN)
+    end
+    local gone = forget(cid, false)
+    details.ended_peer, details.ended_room = gone.peer, gone.room or ''
+  end
+  return finish(code, details)
+end
+
+local function is_banned(info)
+  if unexpired(BANS, 'd:' .. (info.dev or '')) then return true end
+  return info.ip and info.ip ~= '' and unexpired(BANS, 'a:' .. info.ip)
+end
+
+-- The opening every client action shares: a known connection, not banned, not a duplicate
+-- delivery, liveness refreshed, within its rate limit. Returns the connection's info, or nil
+-- and the reply to return at once.
+local function begin(cid, family)
+  local me = conn_of(cid)
+  if not me then return nil, finish('not_connected') end
+  if is_banned(me) then return nil, finish('banned', {close = true}) end
+  if duplicate() then return nil, finish('duplicate') end
+  refresh(cid, me)
+  local wait = take(dev_of(me, cid), family)
+  if wait > 0 then return nil, refuse(cid, 'rate_limited', {retry_ms = wait}) end
+  return me
+end
+
+-- A signed identity issued at $connect reaches the page with the first answer that can carry
+-- it (register, resume, ping): returned once, then forgotten.
+local function take_issue(cid, me)
+  local token = me.issue
+  if not token then return nil end
+  me.issue = nil
+  redis.call('HSET', CONNS, cid, cjson.encode(me))
+  mark(CONNS)
+  return token
 end
 
 local function common_tags(a, b)
@@ -217,13 +273,13 @@ end
 -- x takes y when x named no interests, shares one with y, or has waited past the fallback.
 local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback or #common_tags(x, y) > 0 end
 
--- a and b (with infos and time waited) may be paired now.
+-- a and b (with infos and time waited) may be paired now. Two sockets of one device never
+-- are; a report between two devices blocks just those two.
 local function compatible(a, ai, wa, b, bi, wb, allow_repeat)
-  if a == b then return false end
-  if ai.ip and bi.ip and ai.ip ~= '' and bi.ip ~= '' and unexpired(BLOCKED, pair_key(ai.ip, bi.ip)) then
-    return false
-  end
-  if not allow_repeat and unexpired(RECENT, pair_key(a, b)) then return false end
+  local da, db = dev_of(ai, a), dev_of(bi, b)
+  if a == b or da == db then return false end
+  if unexpired(BLOCKED, pair_key(da, db)) then return false end
+  if not allow_repeat and unexpired(RECENT, pair_key(da, db)) then return false end
   return accepts(ai, bi, wa) and accepts(bi, ai, wb)
 end
 
@@ -235,8 +291,9 @@ local function seat_json(room, role, peer, token)
   return cjson.encode({room = room, role = role, peer = peer, joined = 0, token = token})
 end
 
--- `a` has waited longer and becomes the initiator; `waited` is how long, for /stats.
-local function pair(a, b, code, token_a, token_b, waited)
+-- `a` has waited longer and becomes the initiator; `waited` is how long, for /stats; ai, bi
+-- are their infos.
+local function pair(a, b, code, token_a, token_b, waited, ai, bi)
   redis.call('ZREM', QUEUE, a, b)
   redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
   redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
@@ -245,7 +302,7 @@ local function pair(a, b, code, token_a, token_b, waited)
     redis.call('ZADD', FRESH, NOW + P.announce, code)
     mark(FRESH)
   end
-  redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(a, b))
+  redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(dev_of(ai, a), dev_of(bi, b)))
   redis.call('ZREMRANGEBYSCORE', MATCHES, '-inf', NOW - 60000)
   redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(waited))
   mark(SEATS)
@@ -268,7 +325,7 @@ local function find_partner(cid, me, fresh, out)
       else
         local info = conn_of(other)
         if compatible(other, info, NOW - since, cid, me, 0, false) then
-          pair(other, cid, fresh.code, fresh.a, fresh.b, NOW - since)
+          pair(other, cid, fresh.code, fresh.a, fresh.b, NOW - since, info, me)
           out.partner, out.partner_name, out.own_name = other, name_of(info), name_of(me)
           out.room, out.token_partner, out.token_own = fresh.code, fresh.a, fresh.b
           out.common, out.waited = common_tags(info, me), NOW - since

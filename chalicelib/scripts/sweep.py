@@ -6,7 +6,8 @@ SWEEP = r"""
 -- Evicts connections past their liveness deadline, ends rooms whose grace period ran out,
 -- ends rooms not joined by both in time (their announcement may have been lost), tells the
 -- peers of ended rooms nobody said were told,
--- drops expired bans/blocks, and pairs waiters who are compatible now (the fallback time
+-- drops expired bans/blocks/cool-downs and reports, strikes and buckets past their window, and
+-- pairs waiters who are compatible now (the fallback time
 -- makes anyone compatible; two recently paired strangers are paired again only if they are
 -- the only ones waiting past the fallback).
 -- Returns swept {evicted, ended = [{peer, room}], pairs = [{a, a_name, b, b_name, room,
@@ -67,6 +68,21 @@ end
 redis.call('ZREMRANGEBYSCORE', BANS, '-inf', NOW)
 redis.call('ZREMRANGEBYSCORE', BLOCKED, '-inf', NOW)
 redis.call('ZREMRANGEBYSCORE', RECENT, '-inf', NOW)
+redis.call('ZREMRANGEBYSCORE', COOLDOWN, '-inf', NOW)
+-- Entries whose window is over: the reports of a device nobody reported for the window, the
+-- strikes against an address whose devices' bans all ended, the buckets of a device with no
+-- socket that are full again by now.
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', TRIM, '-inf', NOW, 'LIMIT', 0, batch)) do
+  local kind, id = string.sub(entry, 1, 1), string.sub(entry, 3)
+  if kind == 'r' then
+    redis.call('HDEL', REPORTS, id)
+  elseif kind == 's' then
+    redis.call('HDEL', STRIKES, id)
+  else
+    for family in pairs(P.rates) do redis.call('HDEL', BUCKETS, id .. ':' .. family) end
+  end
+  redis.call('ZREM', TRIM, entry)
+end
 
 local waiting = {}
 local entries = redis.call('ZRANGE', QUEUE, 0, batch - 1, 'WITHSCORES')
@@ -87,7 +103,7 @@ local function try_pair(x, y, allow_repeat)
   if not compatible(x.cid, x.info, x.waited, y.cid, y.info, y.waited, allow_repeat) then return end
   next_code = next_code + 1
   used[x.cid], used[y.cid] = true, true
-  pair(x.cid, y.cid, spare.code, spare.a, spare.b, x.waited)
+  pair(x.cid, y.cid, spare.code, spare.a, spare.b, x.waited, x.info, y.info)
   table.insert(out.pairs, {
     a = x.cid, a_name = name_of(x.info), b = y.cid, b_name = name_of(y.info), room = spare.code,
     token_a = spare.a, token_b = spare.b, common = common_tags(x.info, y.info), waited = x.waited,

@@ -3,6 +3,7 @@
 
 import { LineNumbers } from './chatorder.js';
 import { loadConfig } from './config.js';
+import { keepIdentity } from './identity.js';
 import { InterestsField, listInWords } from './interests.js';
 import { openLocalMedia, stopStream } from './media.js';
 import { mediaChanged, watchTracks } from './ownmedia.js';
@@ -256,6 +257,9 @@ const handlers = {
     else if (app.phase === 'searching') search();
   },
   pong() {},
+  identity(event) {
+    keepIdentity(event.token);
+  },
   banned() {
     banned();
   },

@@ -1,5 +1,6 @@
 // The WebSocket to the server: JSON frames in and out, keep-alive pings, and reconnection
 // with exponential back-off and jitter while the page wants to be connected.
+import { withIdentity } from './identity.js';
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -80,7 +81,7 @@ export class Signalling extends EventTarget {
 
   #open() {
     this.#retryTimer = null;
-    const socket = new WebSocket(this.#url);
+    const socket = new WebSocket(withIdentity(this.#url));
     this.#socket = socket;
     socket.addEventListener('open', () => {
       this.#everOpened = true;

@@ -1,4 +1,4 @@
-"""Rate limits per connection and action family, admission limits per address, and origins."""
+"""Rate limits per device and action family, admission limits per address, and origins."""
 
 from __future__ import annotations
 
@@ -50,30 +50,41 @@ def test_sustained_abuse_closes_the_connection(policy_harness):
     assert h.sender.closed == [a]
 
 
-def test_limits_on_one_address_do_not_affect_others(policy_harness):
-    h = policy_harness
+def tight(policy_settings, clock, **limits: int) -> Harness:
+    """Production policies with the per-address limits set low, to find their edges quickly."""
+    sender = RecordingSender()
+    config = policy_settings.model_copy(update=limits)
+    return Harness(build(config, sender=sender, clock=clock), sender.received, clock)
+
+
+def test_limits_on_one_address_do_not_affect_others(policy_settings, redis_client, clock):
+    h = tight(policy_settings, clock, max_connections_per_ip=10)
     results = [h.connect_as(f"UmF0ZUxpbWl0{i:04d}", ip="192.0.2.50")["statusCode"] for i in range(12)]
     assert results == [200] * 10 + [429] * 2
     assert h.connect_as("UmF0ZUxpbWl0OTk5", ip="192.0.2.51") == {"statusCode": 200}
 
 
 def test_connections_per_minute_edge(policy_settings, redis_client, clock):
-    sender = RecordingSender()
-    config = policy_settings.model_copy(update={"max_connections_per_ip": 1000})
-    h = Harness(build(config, sender=sender, clock=clock), sender.received, clock)
+    h = tight(policy_settings, clock, connections_per_ip_per_minute=30)
     statuses = [h.connect_as(f"UGVyTWludXRl{i:04d}", ip="192.0.2.60")["statusCode"] for i in range(31)]
     assert statuses == [200] * 30 + [429]
     clock.advance(60)
     assert h.connect_as("UGVyTWludXRlOTk5", ip="192.0.2.60") == {"statusCode": 200}
 
 
-def test_concurrent_connections_per_address_edge(policy_harness, clock):
-    h = policy_harness
+def test_concurrent_connections_per_address_edge(policy_settings, redis_client, clock):
+    h = tight(policy_settings, clock, max_connections_per_ip=10)
     cids = [f"Q29uY3VycmVudA{i:02d}" for i in range(11)]
     statuses = [h.connect_as(cid, ip="192.0.2.70")["statusCode"] for cid in cids]
     assert statuses == [200] * 10 + [429]
     h.disconnect(cids[0])
     assert h.connect_as("Q29uY3VycmVudDk5", ip="192.0.2.70") == {"statusCode": 200}
+
+
+def test_the_default_address_limits_let_a_carrier_nat_full_of_people_through(policy_harness):
+    h = policy_harness
+    statuses = [h.connect_as(f"Q2Fycmllck5BVA{i:04d}", ip="100.64.0.1")["statusCode"] for i in range(600)]
+    assert statuses == [200] * 600, "600 people behind one carrier address in one minute"
 
 
 def test_an_origin_outside_the_allowlist_is_refused(policy_settings, redis_client, clock):

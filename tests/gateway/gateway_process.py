@@ -56,6 +56,9 @@ class GatewayProcess:
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env["PYTHONUNBUFFERED"] = "1"
+        # The gateway's own tests expect exact events: no device identities (an `identity`
+        # event for every new socket) unless a test asks for them with its own secret.
+        env["IDENTITY_SECRET"] = ""
         env.update(self.extra_env)
         command = [sys.executable, "-m", "localdev", "--app-dir", str(self.app_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(

@@ -446,10 +446,6 @@ def test_a_device_closed_for_abuse_ends_its_room_at_once_and_cannot_reconnect_fo
 # The identity a new device is issued must reach its page
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RESUME takes the connection's pending identity (take_issue) before it refuses invalid_token "
-    "or in_room, and refuse() does not return it: the identity is consumed and never delivered"
-))
 def test_a_new_device_whose_first_action_is_a_failed_resume_still_receives_its_identity(
     gateway: GatewayProcess, redis_db: Any
 ) -> None:

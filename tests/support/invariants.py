@@ -43,7 +43,8 @@ def check(client: Any, keys: Keys) -> dict[str, Any]:
     for cid, seat in seats.items():
         if seat.get("held"):  # its socket dropped; the seat waits for a resume
             assert cid not in state["conns"] and cid not in state["alive"], f"held {cid} is still connected"
-    longer = {keys.bans, keys.blocked, keys.reports}  # about IPs: as long as the ban or block
+    # About devices and addresses: as long as the ban, block or report window.
+    longer = {keys.bans, keys.blocked, keys.reports, keys.strikes, keys.trim}
     for key in client.scan_iter(match=f"{keys.tag}:*", count=1000):  # every key, not only the known names
         ttl_ms = client.pttl(key)
         assert ttl_ms != -1, f"{key} has no TTL ({ttl_ms})"  # -2 or 0: it expired since the scan saw it
