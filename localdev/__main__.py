@@ -122,6 +122,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, TurnChoice]:
     ), turn
 
 
+_generated_identity_secret = False  # set when this run made IDENTITY_SECRET itself
+
+
+def _identity_line() -> str:
+    if os.environ.get("IDENTITY_SECRET_ARN"):
+        return "signed with the secret in IDENTITY_SECRET_ARN"
+    if not os.environ.get("IDENTITY_SECRET"):
+        return "off (IDENTITY_SECRET is empty): each connection is its own device"
+    if _generated_identity_secret:
+        return "signed with a secret made for this run (set IDENTITY_SECRET to keep them across runs)"
+    return "signed with IDENTITY_SECRET from the environment"
+
+
 def _banner(gw: Gateway, redis_url: str, embedded: bool, turn_line: str) -> str:
     s, app = gw.settings, gw.loaded
     rest = f"http://{s.origin}/" + ("" if app.has_rest_routes else "   (the app has no REST routes yet)")
@@ -138,6 +151,7 @@ def _banner(gw: Gateway, redis_url: str, embedded: bool, turn_line: str) -> str:
         f"  Management API  {s.management_url(app.api_stage)}/@connections/{{connectionId}}",
         f"  Redis           {redis_url}" + ("  (embedded Valkey, discarded on exit)" if embedded else ""),
         f"  TURN relay      {turn_line}",
+        f"  Identities      {_identity_line()}",
         f"  Schedules       {schedules}",
         # Each function's own limits from .chalice/config.json: a run past its timeout is reported.
         f"  Lambda limits   {limits or 'none'}",
@@ -236,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     # earlier run is then a new device.
     if "IDENTITY_SECRET" not in os.environ and not os.environ.get("IDENTITY_SECRET_ARN"):
         os.environ["IDENTITY_SECRET"] = secrets.token_urlsafe(32)
+        global _generated_identity_secret
+        _generated_identity_secret = True
     redis: RedisServer | None = None
     turn: TurnServer | None = None
     redis_url = os.environ.get("REDIS_URL", "")
