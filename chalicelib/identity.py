@@ -38,6 +38,10 @@ DEVICE_BYTES = 16  # 128 random bits
 SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits
 TOKEN_MAX_CHARS = 128
 EPHEMERAL_PREFIX = "c:"  # a device that is just one connection (no secret configured)
+# After a failed read of IDENTITY_SECRET_ARN, connections are their own devices for this long
+# before Secrets Manager is asked again: a broken deployment must not add a failing AWS call to
+# every $connect, nor stay without identities until its containers are replaced.
+RETRY_SECONDS = 60.0
 
 
 def _b64(raw: bytes) -> str:
@@ -71,17 +75,19 @@ class Identities:
         self._lock = threading.Lock()
         self._secret: str | None = config.identity_secret
         self._loaded = config.identity_secret is not None or not config.identity_secret_arn
+        self._retry_at = 0.0
 
     @property
     def enabled(self) -> bool:
         return self._current() is not None
 
     def _current(self) -> str | None:
-        if not self._loaded:
+        if not self._loaded and self._clock() >= self._retry_at:
             with self._lock:
-                if not self._loaded:
+                if not self._loaded and self._clock() >= self._retry_at:
                     self._secret = self._load()
-                    self._loaded = True
+                    self._loaded = self._secret is not None
+                    self._retry_at = self._clock() + RETRY_SECONDS
         return self._secret
 
     def _load(self) -> str | None:

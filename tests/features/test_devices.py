@@ -176,3 +176,23 @@ def test_with_the_previous_secret_still_accepted_an_identity_survives_a_rotation
     assert device.id == before.device and device.token and not device.new, "kept, and re-signed with the new secret"
     assert after.verify(device.token) == before.device
     assert Identities(rotated.model_copy(update={"identity_previous_secrets": []})).verify(before.token) is None
+
+
+def test_an_unreadable_identity_secret_leaves_connections_their_own_devices_and_is_read_again_later(policy_settings):
+    config = policy_settings.model_copy(
+        update={"identity_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:identity-AbCdEf"})
+    now, reads = [1_000_000.0], []
+
+    def read(arn: str) -> str:
+        reads.append(arn)
+        if len(reads) == 1:
+            raise RuntimeError("AccessDeniedException")
+        return "s" * 43
+
+    identities = Identities(config, read_secret=read, clock=lambda: now[0])
+    assert identities.for_connection("Y29ubmVjdGlvbjE=", "").id == "c:Y29ubmVjdGlvbjE="
+    assert identities.for_connection("Y29ubmVjdGlvbjI=", "").id == "c:Y29ubmVjdGlvbjI="
+    assert len(reads) == 1, "Secrets Manager was asked again at once"
+    now[0] += 61
+    device = identities.for_connection("Y29ubmVjdGlvbjM=", "")
+    assert device.new and device.token and len(reads) == 2
