@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Secrets Manager secret with coturn's static-auth-secret (TURN_SECRET_ARN); needs --env TURN_URLS=...",
     )
     dep.add_argument(
+        "--identity-secret-arn",
+        default="",
+        help="non-VPC stages: Secrets Manager secret with the device identities' key (IDENTITY_SECRET_ARN, "
+        "32+ characters); VPC stages get one from their infra stack",
+    )
+    dep.add_argument(
         "--allowed-origins",
         help="ALLOWED_ORIGINS for $connect, comma-separated (default: the page's own origin; '' admits any)",
     )
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             redis_cluster=args.redis_cluster,
             auth_secret_arn=args.redis_auth_secret_arn,
             turn_secret_arn=args.turn_secret_arn,
+            identity_secret_arn=args.identity_secret_arn,
             parameters=parameters,
             allowed_origins=args.allowed_origins,
             extra_env=extra_env,

@@ -153,6 +153,7 @@ def _literal(aws: Aws, values: StageValues, api_id: str) -> policies.Literal:
             "WebsocketAPI": api_id,
             "AuthTokenSecret": values.auth_secret_arn,
             "TurnSecretArn": values.turn_secret_arn,
+            "IdentitySecret": values.identity_secret_arn,
         }
     )
 
@@ -183,6 +184,7 @@ def deploy(
     redis_cluster: bool = False,
     auth_secret_arn: str = "",
     turn_secret_arn: str = "",
+    identity_secret_arn: str = "",
     parameters: Mapping[str, str] | None = None,
     allowed_origins: str | None = None,
     extra_env: Mapping[str, str] | None = None,
@@ -200,6 +202,8 @@ def deploy(
     ``turn_secret_arn`` sets ``TURN_SECRET_ARN`` and lets the functions that make TURN
     credentials read that secret. ``relay`` creates or updates the stage's coturn relay
     (``infra/relay.yaml``, with ``relay_parameters``) and sets both from its outputs instead.
+    ``identity_secret_arn`` (stages outside the VPC; a VPC stage's infra stack makes its own) sets
+    ``IDENTITY_SECRET_ARN`` and lets ``$connect`` read that secret.
     """
     check_runtime()
     if relay:
@@ -209,6 +213,7 @@ def deploy(
     elif relay_parameters:
         raise SystemExit("--relay-param applies with --relay only")
     check_turn(config, plan, turn_secret_arn, extra_env or {})
+    check_identity(config, plan, identity_secret_arn, extra_env or {}, log)
     app_name = config["app_name"]
     if plan.in_vpc:
         outputs = deploy_infra(plan, config, aws, root, {**watched(plan, config, root), **(parameters or {})}, log)
@@ -221,7 +226,12 @@ def deploy(
                 f"stage {plan.name} runs outside any VPC: pass --redis-url (or set REDIS_URL) to a Redis "
                 "its Lambdas can reach from the internet, e.g. rediss://:token@host:6379/0"
             )
-        values = StageValues(redis_url=redis_url, redis_cluster=redis_cluster, auth_secret_arn=auth_secret_arn)
+        values = StageValues(
+            redis_url=redis_url,
+            redis_cluster=redis_cluster,
+            auth_secret_arn=auth_secret_arn,
+            identity_secret_arn=identity_secret_arn,
+        )
     values = replace(values, extra=dict(extra_env or {}), turn_secret_arn=turn_secret_arn)
 
     retention = workspace.setting(config, plan.name, "log_retention_in_days")
@@ -335,6 +345,31 @@ def check_turn(config: Mapping[str, Any], plan: Stage, arn: str, extra_env: Mapp
         raise SystemExit("--turn-secret-arn needs the TURN server's URLs: --env TURN_URLS=turns:turn.example.com:5349")
 
 
+def check_identity(
+    config: Mapping[str, Any], plan: Stage, arn: str, extra_env: Mapping[str, str], log: Log = print
+) -> None:
+    """Refuse an identity secret the functions would reject at cold start (both IDENTITY_SECRET
+    and IDENTITY_SECRET_ARN) or could not read (an ARN in --env gets no grant); say so when a stage
+    outside the VPC gets none, since then every connection is its own device."""
+    env = workspace.environment(config, plan.name, StageValues(extra=extra_env))
+    if env.get("IDENTITY_SECRET_ARN"):
+        raise SystemExit("pass IDENTITY_SECRET_ARN as --identity-secret-arn, which also lets $connect read the secret")
+    if plan.in_vpc:
+        given = "--identity-secret-arn" if arn else "IDENTITY_SECRET" if env.get("IDENTITY_SECRET") else ""
+        if given:
+            raise SystemExit(f"stage {plan.name} gets its identity secret from its infra stack: drop {given}")
+        return
+    if arn and not re.fullmatch(policies.SECRET_ARN_PATTERN, arn):
+        raise SystemExit(f"--identity-secret-arn must be the ARN of a Secrets Manager secret, got {arn!r}")
+    if arn and env.get("IDENTITY_SECRET"):
+        raise SystemExit("--identity-secret-arn replaces IDENTITY_SECRET: drop IDENTITY_SECRET from the environment")
+    if not arn and not env.get("IDENTITY_SECRET"):
+        log(
+            f"warning: stage {plan.name} has no identity secret, so every connection is its own device (no "
+            "lasting bans, reports or no-repeat); pass --identity-secret-arn (docs/deploy.md)"
+        )
+
+
 def verify_page(urls: Deployed, log: Log = print, attempts: int = 10, delay: float = 3.0) -> bool:
     """Ask the deployed page's /config where it will connect, and compare."""
     url = urls.rest_api_url.rstrip("/") + "/config"
@@ -367,7 +402,7 @@ Everyone connected is cut off. Nothing can be restored afterwards.
 INFRA_WARNING = """\
   * CloudFormation stack {stack}: the VPC, subnets, NAT gateway(s) and their Elastic IPs, the
     security groups, the ElastiCache replication group with all its state, and the AUTH token
-    secret in Secrets Manager;
+    and identity secrets in Secrets Manager (every browser's device identity becomes invalid);
 """
 
 
@@ -465,7 +500,10 @@ def package(
     check_runtime()
     stage_api = api_stage(dict(config), plan.name)
     values = StageValues()  # the merge template supplies the environment and VPC settings
-    scope = replace(workspace.scope_for(config, plan, values, may_post=True), auth_secret=plan.in_vpc)
+    # The merge template supplies the infra's AUTH secret (VPC stages) and every stage's identity secret.
+    scope = replace(
+        workspace.scope_for(config, plan, values, may_post=True), auth_secret=plan.in_vpc, identity_secret=True
+    )
     project = workspace.build(
         project_dir or (build_dir(root) / f"package-{plan.name}"),
         config,

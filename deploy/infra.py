@@ -20,7 +20,15 @@ OUT_SECURITY_GROUP = "LambdaSecurityGroupId"
 OUT_REDIS_URL = "RedisUrl"
 OUT_REDIS_CLUSTER = "RedisCluster"
 OUT_AUTH_SECRET = "RedisAuthSecretArn"
-REQUIRED_OUTPUTS = (OUT_SUBNETS, OUT_SECURITY_GROUP, OUT_REDIS_URL, OUT_REDIS_CLUSTER, OUT_AUTH_SECRET)
+OUT_IDENTITY_SECRET = "IdentitySecretArn"
+REQUIRED_OUTPUTS = (
+    OUT_SUBNETS,
+    OUT_SECURITY_GROUP,
+    OUT_REDIS_URL,
+    OUT_REDIS_CLUSTER,
+    OUT_AUTH_SECRET,
+    OUT_IDENTITY_SECRET,
+)
 
 # The relay stack's (infra/relay.yaml) outputs the app needs: TURN_URLS and TURN_SECRET_ARN.
 OUT_TURN_URLS = "TurnUrls"
@@ -46,6 +54,7 @@ def stage_values(outputs: Mapping[str, str], websocket_url: str = "") -> StageVa
         redis_url=outputs[OUT_REDIS_URL],
         redis_cluster=outputs[OUT_REDIS_CLUSTER] == "true",
         auth_secret_arn=outputs[OUT_AUTH_SECRET],
+        identity_secret_arn=outputs[OUT_IDENTITY_SECRET],
         subnet_ids=tuple(outputs[OUT_SUBNETS].split(",")),
         security_group_ids=(outputs[OUT_SECURITY_GROUP],),
         websocket_url=websocket_url,

@@ -7,7 +7,9 @@ them: ``VpcConfig`` from the private subnets and the Lambda security group, and 
 from the same expressions the infra stack exports as outputs, so both deploy paths configure the
 app identically. ``WEBSOCKET_URL`` is ``${WebsocketAPI}``, the API resource in the same template:
 there is no first-deploy chicken-and-egg here, and ``$connect`` admits only the page's own origin
-(``${RestAPI}``). A stage outside the VPC gets a ``RedisUrl`` parameter instead of the infra.
+(``${RestAPI}``). A stage outside the VPC gets a ``RedisUrl`` parameter instead of the infra,
+and the infra's identity secret (``IdentitySecret``) alone: every stage's ``$connect`` reads its
+own generated key of the device identities (``IDENTITY_SECRET_ARN``), and only ``$connect`` may.
 Every stage takes optional ``TurnUrls`` and ``TurnSecretArn`` parameters; with them, the
 functions that make TURN credentials get a policy to read that one secret.
 
@@ -33,8 +35,9 @@ JUSTIFIED: dict[str, str] = {
         "catches asynchronous invocations), and a failed sweep is simply run again a minute later."
     ),
     "CKV_AWS_173": (
-        "The environment holds no secret (the AUTH token and the TURN secret stay in Secrets Manager, see "
-        "REDIS_AUTH_SECRET_ARN and TURN_SECRET_ARN); Lambda encrypts it at rest with the AWS managed key."
+        "The environment holds no secret (the AUTH token, the TURN secret and the identity key stay in Secrets "
+        "Manager, see REDIS_AUTH_SECRET_ARN, TURN_SECRET_ARN and IDENTITY_SECRET_ARN); Lambda encrypts it at "
+        "rest with the AWS managed key."
     ),
     "CKV_AWS_115": (
         "No reserved concurrency: a reservation takes capacity from every other function in the account, and "
@@ -91,6 +94,7 @@ TURN_PARAMETERS: dict[str, Any] = {
 TURN_CONDITION = "TurnSecretGiven"
 AUTH_SECRET_PARAMETER = "RedisAuthSecretArn"  # stages outside the VPC; VPC stages get the infra's secret
 AUTH_SECRET_CONDITION = "RedisAuthSecretGiven"
+IDENTITY_SECRET = "IdentitySecret"  # infra/stack.yaml's resource; stages outside the VPC get it alone
 
 
 def _add_secret_policy(
@@ -243,9 +247,9 @@ def template(
 ) -> dict[str, Any]:
     """The merge template for ``plan``; ``log_groups`` when the stage sets log_retention_in_days."""
     merge: dict[str, Any] = {"Resources": {}}
+    stack = cfn_yaml.load(infra_template)
+    out = {name: body["Value"] for name, body in stack["Outputs"].items()}
     if plan.in_vpc:
-        stack = cfn_yaml.load(infra_template)
-        out = {name: body["Value"] for name, body in stack["Outputs"].items()}
         merge["Description"] = f"randomchat {plan.name}: the Chalice app and its network and cache (infra/stack.yaml)"
         for section in ("Parameters", "Conditions", "Mappings", "Resources", "Outputs"):
             if section in stack:
@@ -255,6 +259,7 @@ def template(
             "REDIS_URL": out[infra.OUT_REDIS_URL],
             "REDIS_CLUSTER": out[infra.OUT_REDIS_CLUSTER],
             "REDIS_AUTH_SECRET_ARN": out[infra.OUT_AUTH_SECRET],
+            "IDENTITY_SECRET_ARN": out[infra.OUT_IDENTITY_SECRET],
         }
         vpc: dict[str, Any] | None = {
             "SubnetIds": {"Fn::Split": [",", out[infra.OUT_SUBNETS]]},
@@ -287,7 +292,12 @@ def template(
             "REDIS_URL": {"Ref": "RedisUrl"},
             "REDIS_CLUSTER": {"Ref": "RedisCluster"},
             "REDIS_AUTH_SECRET_ARN": {"Ref": AUTH_SECRET_PARAMETER},
+            "IDENTITY_SECRET_ARN": out[infra.OUT_IDENTITY_SECRET],
         }
+        # The same generated secret as the infra stack's, so $connect's policy (ReadIdentitySecret
+        # on ${IdentitySecret}, deploy/policies.py) is the same on every stage.
+        merge["Resources"][IDENTITY_SECRET] = stack["Resources"][IDENTITY_SECRET]
+        merge["Outputs"] = {infra.OUT_IDENTITY_SECRET: stack["Outputs"][infra.OUT_IDENTITY_SECRET]}
         _add_secret_policy(
             merge,
             AUTH_SECRET_CONDITION,

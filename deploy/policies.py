@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .stages import CLOSERS, SENDERS, TURN_READERS, lambda_name
+from .stages import CLOSERS, IDENTITY_READERS, SENDERS, TURN_READERS, lambda_name
 
 Render = Callable[[str], Any]
 
@@ -36,6 +36,7 @@ CONNECTIONS_ARN = (
 LOG_STREAMS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/%s:*"
 AUTH_SECRET_ARN = "${AuthTokenSecret}"
 TURN_SECRET_ARN = "${TurnSecretArn}"
+IDENTITY_SECRET_ARN = "${IdentitySecret}"
 # What a Secrets Manager secret's ARN looks like, to refuse a typo before IAM or a cold start does.
 SECRET_ARN_PATTERN = r"arn:[\w-]+:secretsmanager:[\w-]+:\d{12}:secret:.+"
 
@@ -86,6 +87,7 @@ class Scope:
     may_post: bool  # False until the WebSocket API id is known (first deploy, phase one)
     auth_secret: bool
     turn_secret: bool  # TURN_SECRET_ARN is set: the functions that make TURN credentials read it
+    identity_secret: bool  # IDENTITY_SECRET_ARN is set: $connect (IDENTITY_READERS) reads it
 
 
 def function_name(scope: Scope, function: str) -> str:
@@ -125,6 +127,8 @@ def document(function: str, scope: Scope, render: Render) -> dict[str, Any]:
         statements.append(read_secret("ReadRedisAuthToken", render(AUTH_SECRET_ARN)))
     if scope.turn_secret and function in TURN_READERS:
         statements.append(read_turn_secret(render))
+    if scope.identity_secret and function in IDENTITY_READERS:
+        statements.append(read_secret("ReadIdentitySecret", render(IDENTITY_SECRET_ARN)))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

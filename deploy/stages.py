@@ -38,6 +38,10 @@ CLOSERS = frozenset({"websocket_message"})
 # (register, next, resume) and the sweep, which pairs waiters too.
 TURN_READERS = frozenset({"websocket_message", "sweep"})
 
+# The functions that read the HMAC key of the device identities (IDENTITY_SECRET_ARN): only
+# $connect issues and verifies identities (chalicelib/identity.py, ``for_connection``).
+IDENTITY_READERS = frozenset({"websocket_connect"})
+
 
 # The Lambda runtime of every function, on both deploy paths. Chalice picks the runtime from the
 # Python that runs it and downloads wheels for that Python (pydantic-core is compiled), so the
@@ -67,8 +71,8 @@ def runtime_of(version: tuple[int, ...]) -> str:
 class Stage:
     """How a Chalice stage is deployed.
 
-    ``in_vpc`` stages get their own infra stack (``infra/stack.yaml``): VPC, NAT, cache and AUTH
-    secret, and their Lambdas run in its private subnets. Other stages run outside any VPC
+    ``in_vpc`` stages get their own infra stack (``infra/stack.yaml``): VPC, NAT, cache, AUTH
+    secret and identity secret, and their Lambdas run in its private subnets. Other stages run outside any VPC
     against a Redis URL given at deploy time.
     """
 

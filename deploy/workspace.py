@@ -35,6 +35,7 @@ class StageValues:
     redis_cluster: bool | None = None
     auth_secret_arn: str = ""
     turn_secret_arn: str = ""  # coturn's secret in Secrets Manager, for TURN credentials
+    identity_secret_arn: str = ""  # the device identities' HMAC key in Secrets Manager, for $connect
     subnet_ids: Sequence[str] = field(default_factory=tuple)
     security_group_ids: Sequence[str] = field(default_factory=tuple)
     websocket_url: str = ""
@@ -52,6 +53,8 @@ class StageValues:
             env["REDIS_AUTH_SECRET_ARN"] = self.auth_secret_arn
         if self.turn_secret_arn:
             env["TURN_SECRET_ARN"] = self.turn_secret_arn
+        if self.identity_secret_arn:
+            env["IDENTITY_SECRET_ARN"] = self.identity_secret_arn
         if self.websocket_url:
             env["WEBSOCKET_URL"] = self.websocket_url
         env.update(self.extra)
@@ -170,4 +173,5 @@ def scope_for(config: Mapping[str, Any], plan: Stage, values: StageValues, *, ma
         may_post=may_post,
         auth_secret=bool(values.auth_secret_arn),
         turn_secret=bool(values.turn_secret_arn),
+        identity_secret=bool(values.identity_secret_arn),
     )

@@ -30,6 +30,7 @@ SAMPLE_OUTPUTS = {
     "RedisUrl": "rediss://master.randomchat-prod.abcdef.euw1.cache.amazonaws.com:6379/0",
     "RedisCluster": "false",
     "RedisAuthSecretArn": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-prod-infra/valkey-auth-token-AbCdEf",
+    "IdentitySecretArn": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-prod-infra/identity-secret-GhIjKl",
 }
 SAMPLE_RELAY_OUTPUTS = {
     "TurnUrls": "turn:203.0.113.7:3478?transport=udp,turn:203.0.113.7:3478?transport=tcp",
@@ -101,6 +102,7 @@ def build_deploy_project(
             "AWS::AccountId": SAMPLE_ACCOUNT,
             "WebsocketAPI": api_id,
             "AuthTokenSecret": values.auth_secret_arn,
+            "IdentitySecret": values.identity_secret_arn,
         }
     )
     return workspace.build(dest, config, plan, values, scope, render, share_deployed=False, package_cache=cache)

@@ -17,13 +17,14 @@ import pytest
 
 from deploy import flow, workspace
 from deploy.__main__ import main
-from deploy.stages import FUNCTIONS, STAGES, TURN_READERS, lambda_name
+from deploy.stages import FUNCTIONS, IDENTITY_READERS, STAGES, TURN_READERS, lambda_name
 
 from .conftest import SAMPLE_ACCOUNT, SAMPLE_OUTPUTS, SAMPLE_REGION, SAMPLE_RELAY_OUTPUTS, copy_app
 
 API_ID = "w5s0ck3t01"
 REST_ID = "r3st4p1x01"
 TURN_SECRET_ARN = f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat/turn-AbCdEf"
+IDENTITY_SECRET_ARN = f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-dev/identity-GhIjKl"
 TURN_ENV = {"TURN_URLS": "turns:turn.example.com:5349"}
 
 
@@ -217,13 +218,63 @@ def test_prod_deploys_the_infra_stack_first_and_feeds_its_outputs_to_the_stage(r
     assert env["REDIS_URL"] == SAMPLE_OUTPUTS["RedisUrl"]
     assert env["REDIS_AUTH_SECRET_ARN"] == SAMPLE_OUTPUTS["RedisAuthSecretArn"]
     assert env["REDIS_CLUSTER"] == "false"
+    assert env["IDENTITY_SECRET_ARN"] == SAMPLE_OUTPUTS["IdentitySecretArn"]
     reads = {
         s["Resource"]
         for p in chalice.runs[-1]["policies"].values()
         for s in p["Statement"]
         if s["Action"] == ["secretsmanager:GetSecretValue"]
     }
-    assert reads == {SAMPLE_OUTPUTS["RedisAuthSecretArn"]}
+    assert reads == {SAMPLE_OUTPUTS["RedisAuthSecretArn"], SAMPLE_OUTPUTS["IdentitySecretArn"]}
+    assert secret_readers(chalice.runs[-1], SAMPLE_OUTPUTS["IdentitySecretArn"]) == set(IDENTITY_READERS)
+
+
+def secret_readers(run: dict[str, Any], arn: str) -> set[str]:
+    """The functions whose policy lets them read the secret ``arn``, and nothing more of it."""
+    readers = set()
+    for function in FUNCTIONS:
+        for statement in run["policies"][f"policy-{run['stage']}-{function}.json"]["Statement"]:
+            if statement["Resource"] == arn:
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"] and statement["Effect"] == "Allow"
+                readers.add(function)
+    return readers
+
+
+def test_dev_gets_an_identity_secret_arn_that_only_connect_may_read(root, aws):
+    chalice, lines = FakeChalice(), []
+    run_deploy("dev", root, aws, chalice, lines, redis_url="redis://r:6379/0", identity_secret_arn=IDENTITY_SECRET_ARN)
+    for run in chalice.runs:
+        assert chalice.env_of(run)["IDENTITY_SECRET_ARN"] == IDENTITY_SECRET_ARN
+        assert secret_readers(run, IDENTITY_SECRET_ARN) == set(IDENTITY_READERS) == {"websocket_connect"}
+    assert not any("no identity secret" in line for line in lines)
+
+
+def test_dev_without_an_identity_secret_says_every_connection_is_its_own_device(root, aws):
+    chalice, lines = FakeChalice(), []
+    run_deploy("dev", root, aws, chalice, lines, redis_url="redis://r:6379/0")
+    assert "IDENTITY_SECRET_ARN" not in chalice.env_of(chalice.runs[-1])
+    assert any("no identity secret, so every connection is its own device" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("stage", "identity_secret_arn", "extra_env", "message"),
+    [
+        ("dev", "not-an-arn", {}, "must be the ARN of a Secrets Manager secret"),
+        ("dev", IDENTITY_SECRET_ARN, {"IDENTITY_SECRET": "k" * 40}, "replaces IDENTITY_SECRET"),
+        ("dev", "", {"IDENTITY_SECRET_ARN": IDENTITY_SECRET_ARN}, "as --identity-secret-arn, which also lets"),
+        ("prod", IDENTITY_SECRET_ARN, {}, "from its infra stack: drop --identity-secret-arn"),
+        ("prod", "", {"IDENTITY_SECRET": "k" * 40}, "from its infra stack: drop IDENTITY_SECRET"),
+    ],
+    ids=["not-an-arn", "both-secrets", "arn-without-permission", "prod-arn", "prod-plain-secret"],
+)
+def test_an_identity_secret_the_functions_would_reject_is_refused_before_anything_is_deployed(
+    root, aws, infra_calls, stage, identity_secret_arn, extra_env, message
+):
+    chalice = FakeChalice()
+    with pytest.raises(SystemExit, match=message):
+        run_deploy(stage, root, aws, chalice, [], redis_url="redis://r:6379/0",
+                   identity_secret_arn=identity_secret_arn, extra_env=extra_env)  # fmt: skip
+    assert chalice.runs == [] and infra_calls == []
 
 
 def turn_secret_readers(run: dict[str, Any]) -> set[str]:
@@ -289,6 +340,15 @@ def test_the_cli_hands_the_turn_secret_arn_to_the_deploy(monkeypatch):
     main(["deploy", "--stage", "dev", "--turn-secret-arn", TURN_SECRET_ARN, "--env", "TURN_URLS=turns:t:5349"])
     (call,) = calls
     assert call["turn_secret_arn"] == TURN_SECRET_ARN and call["extra_env"] == {"TURN_URLS": "turns:t:5349"}
+
+
+def test_the_cli_hands_the_identity_secret_arn_to_the_deploy(monkeypatch):
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(flow, "connect", lambda region, profile: None)
+    monkeypatch.setattr(flow, "deploy", lambda *args, **kwargs: calls.append(kwargs))
+    main(["deploy", "--stage", "dev", "--identity-secret-arn", IDENTITY_SECRET_ARN])
+    (call,) = calls
+    assert call["identity_secret_arn"] == IDENTITY_SECRET_ARN
 
 
 @pytest.mark.parametrize("stage", STAGES)

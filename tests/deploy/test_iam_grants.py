@@ -21,9 +21,20 @@ from moto import mock_aws
 
 from chalicelib import entry, sweep
 from chalicelib.config import load_settings
+from chalicelib.identity import Identities
 from chalicelib.service import build
 from deploy import infra, policies, workspace
-from deploy.stages import CLOSERS, FUNCTIONS, SENDERS, STAGES, TURN_READERS, api_stage, lambda_name, load_config
+from deploy.stages import (
+    CLOSERS,
+    FUNCTIONS,
+    IDENTITY_READERS,
+    SENDERS,
+    STAGES,
+    TURN_READERS,
+    api_stage,
+    lambda_name,
+    load_config,
+)
 from deploy.workspace import StageValues
 from localdev.redis_server import RedisServer
 from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
@@ -42,8 +53,13 @@ AUTH_SECRETS = {
     "dev": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-dev/redis-auth-XyZ123",
 }
 TURN_SECRET = f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat/turn-QwErTy"
+IDENTITY_SECRETS = {  # the infra stack's (chalice deploy and CloudFormation alike) and dev's own
+    "prod": SAMPLE_OUTPUTS["IdentitySecretArn"],
+    "dev": f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:randomchat-dev/identity-secret-MnOpQr",
+}
 TOKEN = "a-long-auth-token-of-thirty-two-c"
 TURN_VALUE = "coturn-static-auth-secret-0123456789"
+IDENTITY_VALUE = "an-identity-hmac-key-of-at-least-32-characters"
 
 ENTRY_OF = {  # which chalicelib entry each Lambda runs (app.py)
     "websocket_connect": "on_connect",
@@ -70,17 +86,18 @@ class Containers:
                 self.services[function] = build(load_settings(self.env), clock=self.clock)
             return call(self.services[function])
 
-    def connect(self, ip: str) -> str:
+    def connect(self, ip: str, identity: str = "") -> str:
         cid = new_connection_id()
-        event = connect_event(cid, ip=ip, connected_at=self.clock())
+        query = {"id": identity} if identity else None
+        event = connect_event(cid, ip=ip, query=query, connected_at=self.clock())
         assert self.run("websocket_connect", lambda s: entry.on_connect(event, s)) == {"statusCode": 200}
         return cid
 
     def send(self, cid: str, body: dict[str, Any]) -> None:
         self.run("websocket_message", lambda s: entry.on_message(message_event(cid, body), s))
 
-    def pair(self, ip_a: str, ip_b: str) -> tuple[str, str]:
-        a, b = self.connect(ip_a), self.connect(ip_b)
+    def pair(self, ip_a: str, ip_b: str, identity_b: str = "") -> tuple[str, str]:
+        a, b = self.connect(ip_a), self.connect(ip_b, identity_b)
         self.send(a, {"action": "register"})
         self.send(b, {"action": "register"})
         return a, b
@@ -93,14 +110,16 @@ def traced() -> Iterator[list[Call]]:
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         auth = secrets.create_secret(Name="randomchat/redis-auth", SecretString=TOKEN)["ARN"]
         turn = secrets.create_secret(Name="randomchat/turn", SecretString=TURN_VALUE)["ARN"]
+        identity = secrets.create_secret(Name="randomchat/identity", SecretString=IDENTITY_VALUE)["ARN"]
+        names = {auth: "auth", turn: "turn", identity: "identity"}
         with Tracer().installed() as tracer:
             yield [
-                replace(c, target="auth" if c.target == auth else "turn" if c.target == turn else c.target)
-                for c in _scenarios(server, auth, turn, tracer)
+                replace(c, target=names.get(c.target, c.target))
+                for c in _scenarios(server, auth, turn, identity, tracer)
             ]
 
 
-def _scenarios(server: RedisServer, auth: str, turn: str, tracer: Tracer) -> list[Call]:
+def _scenarios(server: RedisServer, auth: str, turn: str, identity: str, tracer: Tracer) -> list[Call]:
     """Run the scenarios that reach every AWS call; return what the tracer recorded."""
     env = {
         **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
@@ -109,14 +128,19 @@ def _scenarios(server: RedisServer, auth: str, turn: str, tracer: Tracer) -> lis
         "REDIS_AUTH_SECRET_ARN": auth,
         "TURN_URLS": "turns:turn.example.com:5349",
         "TURN_SECRET_ARN": turn,
+        "IDENTITY_SECRET_ARN": identity,
         "METRICS_ENABLED": "false",
     }
     clock = FakeClock()
     lambdas = Containers(env, clock, tracer)
-    # A match (matched events carry TURN credentials), then reports from three addresses ban
-    # the fourth: its socket is told and closed.
+    # The offender is one device across its sockets: it presents the identity a $connect would
+    # have issued it (signed with the secret behind IDENTITY_SECRET_ARN).
+    offender = Identities(load_settings({**env, "IDENTITY_SECRET_ARN": "", "IDENTITY_SECRET": IDENTITY_VALUE}))
+    device = offender.issue().token
+    # A match (matched events carry TURN credentials), then reports from three devices ban the
+    # offender's: its socket is told and closed.
     for i in range(3):
-        reporter, _offender = lambdas.pair(f"198.51.100.{10 + i}", "203.0.113.66")
+        reporter, _offender = lambdas.pair(f"198.51.100.{10 + i}", "203.0.113.66", device)
         lambdas.send(reporter, {"action": "report", "reason": "harassment"})
         clock.advance(1)
     # A chat whose stranger's socket drops: $disconnect tells the one left.
@@ -136,7 +160,7 @@ def _scenarios(server: RedisServer, auth: str, turn: str, tracer: Tracer) -> lis
 
 
 def by_function(calls: list[Call], service: str) -> dict[str, set[str]]:
-    """function -> the HTTP methods (Management API) or secrets ("auth", "turn") it used."""
+    """function -> the HTTP methods (Management API) or secrets ("auth", "turn", "identity") it used."""
     found: dict[str, set[str]] = {}
     for call in calls:
         if call.operation.service == service:
@@ -170,6 +194,8 @@ def test_every_function_reads_the_auth_token_and_only_the_credential_makers_read
     secrets = by_function(traced, "secretsmanager")
     assert {f for f, used in secrets.items() if "auth" in used} == set(FUNCTIONS)
     assert {f for f, used in secrets.items() if "turn" in used} == TURN_READERS
+    assert {f for f, used in secrets.items() if "identity" in used} == IDENTITY_READERS == {"websocket_connect"}
+    assert set().union(*secrets.values()) == {"auth", "turn", "identity"}  # no other secret is read
 
 
 # ---------------------------------------------------------------- what each deploy creates
@@ -184,6 +210,7 @@ class Target:
     functions: dict[str, grants.Function]  # by Chalice function name
     auth_secret: str  # "" when the stage has none
     turn_secret: str
+    identity_secret: str
     in_vpc: bool
     api_stage: str  # API Gateway's stage, the last path segment of both APIs
 
@@ -191,7 +218,7 @@ class Target:
         return f"{self.path} --stage {self.stage}"
 
 
-VARIANTS = ("plain", "secrets")  # secrets: a TURN secret, and for dev a Redis AUTH secret too
+VARIANTS = ("plain", "secrets")  # secrets: a TURN secret, and for dev a Redis AUTH and an identity secret too
 
 
 def chalice_target(base: Path, config: dict[str, Any], stage: str, variant: str) -> Target:
@@ -200,8 +227,8 @@ def chalice_target(base: Path, config: dict[str, Any], stage: str, variant: str)
     values = infra.stage_values(SAMPLE_OUTPUTS) if plan.in_vpc else StageValues(redis_url=SAMPLE_DEV_REDIS)
     if variant == "secrets":
         values = replace(values, turn_secret_arn=TURN_SECRET, extra={"TURN_URLS": "turns:turn.example.com:5349"})
-        if not plan.in_vpc:
-            values = replace(values, auth_secret_arn=AUTH_SECRETS["dev"])
+        if not plan.in_vpc:  # --redis-auth-secret-arn and --identity-secret-arn
+            values = replace(values, auth_secret_arn=AUTH_SECRETS["dev"], identity_secret_arn=IDENTITY_SECRETS["dev"])
     values = replace(values, websocket_url=f"wss://{SAMPLE_API_ID}.execute-api.{SAMPLE_REGION}.amazonaws.com/api")
     scope = workspace.scope_for(config, plan, values, may_post=True)
     render = policies.Literal(
@@ -212,6 +239,7 @@ def chalice_target(base: Path, config: dict[str, Any], stage: str, variant: str)
             "WebsocketAPI": SAMPLE_API_ID,
             "AuthTokenSecret": values.auth_secret_arn,
             "TurnSecretArn": values.turn_secret_arn,
+            "IdentitySecret": values.identity_secret_arn,
         }
     )
     project = workspace.build(base / f"{stage}-{variant}", config, plan, values, scope, render, share_deployed=False)
@@ -221,6 +249,7 @@ def chalice_target(base: Path, config: dict[str, Any], stage: str, variant: str)
         grants.chalice_functions(project, stage),
         values.auth_secret_arn,
         values.turn_secret_arn,
+        values.identity_secret_arn,
         plan.in_vpc,
         api_stage(config, stage),
     )
@@ -235,7 +264,12 @@ def cloudformation_target(template: dict[str, Any], stage: str, variant: str) ->
         if not plan.in_vpc:
             parameters["RedisAuthSecretArn"] = AUTH_SECRETS["dev"]
     stack = f"randomchat-{stage}"
-    physical = {"WebsocketAPI": SAMPLE_API_ID, "RestAPI": "r3s7a9i1d0", "AuthTokenSecret": AUTH_SECRETS["prod"]}
+    physical = {
+        "WebsocketAPI": SAMPLE_API_ID,
+        "RestAPI": "r3s7a9i1d0",
+        "AuthTokenSecret": AUTH_SECRETS["prod"],
+        "IdentitySecret": IDENTITY_SECRETS[stage],  # every stage's template makes its own
+    }
     for logical_id, body in template["Resources"].items():
         if body["Type"] == "AWS::IAM::Role":
             physical[logical_id] = f"{stack}-{logical_id}-1A2B3C4D5E6F"
@@ -261,6 +295,7 @@ def cloudformation_target(template: dict[str, Any], stage: str, variant: str) ->
         {name: functions[logical_id] for name, logical_id in FUNCTIONS.items()},
         auth,
         parameters.get("TurnSecretArn", ""),
+        IDENTITY_SECRETS[stage],
         plan.in_vpc,
         api_stage(load_config(), stage),
     )
@@ -325,6 +360,8 @@ def needed(target: Target, function: str, traced: list[Call]) -> list[tuple[str,
             needs.append((action, target.auth_secret, "REDIS_AUTH_SECRET_ARN at cold start"))
         elif call.target == "turn" and target.turn_secret:
             needs.append((action, target.turn_secret, "TURN_SECRET_ARN for TURN credentials"))
+        elif call.target == "identity" and target.identity_secret:
+            needs.append((action, target.identity_secret, "IDENTITY_SECRET_ARN at the first $connect"))
     assert all(grants.fits(action, resource) for action, resource, _ in needs if resource != "*"), needs
     return sorted(set(needs))
 
@@ -346,6 +383,7 @@ def forbidden(target: Target, function: str) -> list[tuple[str, str, str]]:
         ("logs:DeleteLogGroup", f"arn:aws:logs:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:log-group:/aws/lambda/{name}:*",
          "deleting its own logs"),
         ("secretsmanager:GetSecretValue", AUTH_SECRETS[other_stage], "the other stage's AUTH secret"),
+        ("secretsmanager:GetSecretValue", IDENTITY_SECRETS[other_stage], "the other stage's identity secret"),
         ("secretsmanager:GetSecretValue",
          f"arn:aws:secretsmanager:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:secret:someone-elses-AbCdEf", "other secrets"),
         ("secretsmanager:ListSecrets", "*", "listing secrets"),
@@ -362,6 +400,12 @@ def forbidden(target: Target, function: str) -> list[tuple[str, str, str]]:
         denied.append((manage, connections(target, "DELETE"), "closing sockets: this function never does"))
     if target.turn_secret and function not in TURN_READERS:
         denied.append(("secretsmanager:GetSecretValue", target.turn_secret, "the TURN secret it never reads"))
+    if target.identity_secret:
+        denied.append(("secretsmanager:PutSecretValue", target.identity_secret, "changing the identity secret"))
+        if function not in IDENTITY_READERS:
+            denied.append(
+                ("secretsmanager:GetSecretValue", target.identity_secret, "the identity secret it never reads")
+            )
     if not target.in_vpc:
         denied.append(("ec2:CreateNetworkInterface", "*", "network interfaces outside a VPC"))
     return denied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.config import IDENTITY_SECRET_MIN_CHARS
 from deploy import infra, scanners
 from deploy.stages import INFRA_TEMPLATE
 
@@ -98,6 +99,15 @@ def test_the_auth_token_is_generated_into_secrets_manager_and_resolved_at_deploy
     assert 16 <= generated["PasswordLength"] <= 128 and generated["ExcludePunctuation"] is True
     assert "SecretString" not in secret["Properties"]
     assert not any("token" in name.lower() for name in infra_template["Parameters"])
+
+
+def test_the_identity_secret_is_generated_into_secrets_manager_and_is_an_output(infra_template):
+    secret = infra_template["Resources"]["IdentitySecret"]
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= IDENTITY_SECRET_MIN_CHARS and generated["ExcludePunctuation"] is True
+    assert "SecretString" not in secret["Properties"]
+    assert infra_template["Outputs"][infra.OUT_IDENTITY_SECRET]["Value"] == {"Ref": "IdentitySecret"}
+    assert len(INFRA_TEMPLATE.read_bytes()) < infra.TEMPLATE_BODY_LIMIT  # still sent inline
 
 
 def test_every_parameter_has_a_default(infra_template):

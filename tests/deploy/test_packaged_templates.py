@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from deploy import policies, scanners
-from deploy.stages import CLOSERS, FUNCTIONS, LAMBDA_RUNTIME, SENDERS, STAGES, TURN_READERS
+from chalicelib.config import IDENTITY_SECRET_MIN_CHARS
+from deploy import merged, policies, scanners
+from deploy.stages import CLOSERS, FUNCTIONS, IDENTITY_READERS, LAMBDA_RUNTIME, SENDERS, STAGES, TURN_READERS
 
 from .conftest import SAMPLE_ACCOUNT, SAMPLE_API_ID, SAMPLE_OUTPUTS, SAMPLE_PAGE_ORIGIN, SAMPLE_REGION
 
@@ -190,9 +191,35 @@ def test_prod_functions_may_read_the_auth_token_secret_and_nothing_else_in_secre
     expected = [({"Fn::Sub": "${AuthTokenSecret}"}), SAMPLE_OUTPUTS["RedisAuthSecretArn"]]
     assert AUTH_POLICY not in templates["prod"]["Resources"]  # the infra's secret, not a parameter
     for template, secret in zip((templates["prod"], deploy_templates["prod"]), expected, strict=True):
-        reads = [s for role, s in secret_reads(template) if role != TURN_POLICY]
+        reads = [s for role, s in secret_reads(template) if role != TURN_POLICY and s["Sid"] != "ReadIdentitySecret"]
         assert len(reads) == len(FUNCTIONS)
         assert all(s["Action"] == ["secretsmanager:GetSecretValue"] and s["Resource"] == secret for s in reads)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_generates_its_identity_secret_and_only_connect_may_read_it(templates, deploy_templates, stage):
+    template = templates[stage]
+    secret = template["Resources"][merged.IDENTITY_SECRET]
+    assert secret["Type"] == "AWS::SecretsManager::Secret" and "SecretString" not in secret["Properties"]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= IDENTITY_SECRET_MIN_CHARS
+    assert template["Outputs"]["IdentitySecretArn"]["Value"] == {"Ref": merged.IDENTITY_SECRET}
+    for logical_id in FUNCTIONS.values():
+        env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert env["IDENTITY_SECRET_ARN"] == {"Ref": merged.IDENTITY_SECRET} and "IDENTITY_SECRET" not in env
+    connect = {function_role(template, FUNCTIONS[f]) for f in IDENTITY_READERS}
+    assert connect == {"WebsocketConnectRole"}
+    identity = {"Fn::Sub": "${IdentitySecret}"}
+    assert {role for role, s in secret_reads(template) if s["Resource"] == identity} == connect
+    # chalice deploy: prod reads the infra stack's secret (its output); dev only with --identity-secret-arn.
+    deploy_template = deploy_templates[stage]
+    readers = {role for role, s in secret_reads(deploy_template) if s["Sid"] == "ReadIdentitySecret"}
+    if STAGES[stage].in_vpc:
+        assert readers == {function_role(deploy_template, FUNCTIONS[f]) for f in IDENTITY_READERS}
+        assert {s["Resource"] for _, s in secret_reads(deploy_template) if s["Sid"] == "ReadIdentitySecret"} == {
+            SAMPLE_OUTPUTS["IdentitySecretArn"]
+        }
+    else:
+        assert readers == set()
 
 
 @pytest.mark.parametrize("stage", STAGES)
