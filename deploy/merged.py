@@ -36,7 +36,8 @@ JUSTIFIED: dict[str, str] = {
     ),
     "CKV_AWS_173": (
         "The environment holds no secret (the AUTH token, the TURN secret and the identity key stay in Secrets "
-        "Manager, see REDIS_AUTH_SECRET_ARN, TURN_SECRET_ARN and IDENTITY_SECRET_ARN); Lambda encrypts it at "
+        "Manager, see REDIS_AUTH_SECRET_ARN, TURN_SECRET_ARN and IDENTITY_SECRET_ARN), except $connect's "
+        "IDENTITY_PREVIOUS_SECRETS while an identity key is being retired (docs/deploy.md); Lambda encrypts it at "
         "rest with the AWS managed key."
     ),
     "CKV_AWS_115": (
@@ -95,6 +96,15 @@ TURN_CONDITION = "TurnSecretGiven"
 AUTH_SECRET_PARAMETER = "RedisAuthSecretArn"  # stages outside the VPC; VPC stages get the infra's secret
 AUTH_SECRET_CONDITION = "RedisAuthSecretGiven"
 IDENTITY_SECRET = "IdentitySecret"  # infra/stack.yaml's resource; stages outside the VPC get it alone
+# During a rotation of the identity key, the retired key(s) still verify (docs/deploy.md).
+IDENTITY_PREVIOUS_PARAMETER = "IdentityPreviousSecrets"
+IDENTITY_PREVIOUS: dict[str, Any] = {
+    "Type": "String",
+    "Default": "",
+    "NoEcho": True,
+    "Description": "IDENTITY_PREVIOUS_SECRETS of $connect: comma-separated retired identity keys, only while "
+    "rotating the IdentitySecret (keep each for IDENTITY_TTL_DAYS)",
+}
 
 
 def _add_secret_policy(
@@ -309,6 +319,7 @@ def template(
         vpc = None
     env["WEBSOCKET_URL"] = websocket_url(api_stage)
     _add_turn(merge, env)
+    merge["Parameters"][IDENTITY_PREVIOUS_PARAMETER] = IDENTITY_PREVIOUS
     app: dict[str, Any] = {}
     for function, logical_id in FUNCTIONS.items():
         properties: dict[str, Any] = {
@@ -323,9 +334,10 @@ def template(
         app[logical_id] = {"Properties": properties}
     # Only $connect checks the Origin; the page is served by the REST API of the same template.
     # (Setting it on APIHandler would make a cycle: the REST API's definition refers to APIHandler.)
-    app[FUNCTIONS["websocket_connect"]]["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGINS"] = {
-        "Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
-    }
+    connect_env = app[FUNCTIONS["websocket_connect"]]["Properties"]["Environment"]["Variables"]
+    connect_env["ALLOWED_ORIGINS"] = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    # Only $connect verifies identities (IDENTITY_READERS), so only it holds retired keys.
+    connect_env["IDENTITY_PREVIOUS_SECRETS"] = {"Ref": IDENTITY_PREVIOUS_PARAMETER}
     # The REST API's name is its metrics' ApiName (the infra's alarms and dashboard): the app's
     # name, as chalice deploy names it, rather than whatever the transform would pick.
     app["RestAPI"] = {"Properties": {"Name": app_name}}

@@ -208,6 +208,17 @@ def test_every_stage_generates_its_identity_secret_and_only_connect_may_read_it(
         assert env["IDENTITY_SECRET_ARN"] == {"Ref": merged.IDENTITY_SECRET} and "IDENTITY_SECRET" not in env
     connect = {function_role(template, FUNCTIONS[f]) for f in IDENTITY_READERS}
     assert connect == {"WebsocketConnectRole"}
+    # Rotation: retired keys reach $connect alone, through a NoEcho parameter that is empty by default.
+    previous = template["Parameters"][merged.IDENTITY_PREVIOUS_PARAMETER]
+    assert previous["NoEcho"] is True and previous["Default"] == ""
+    holders = {
+        logical_id
+        for logical_id in FUNCTIONS.values()
+        if "IDENTITY_PREVIOUS_SECRETS" in template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+    }
+    assert holders == {FUNCTIONS[f] for f in IDENTITY_READERS}
+    connect_env = template["Resources"][FUNCTIONS["websocket_connect"]]["Properties"]["Environment"]["Variables"]
+    assert connect_env["IDENTITY_PREVIOUS_SECRETS"] == {"Ref": merged.IDENTITY_PREVIOUS_PARAMETER}
     identity = {"Fn::Sub": "${IdentitySecret}"}
     assert {role for role, s in secret_reads(template) if s["Resource"] == identity} == connect
     # chalice deploy: prod reads the infra stack's secret (its output); dev only with --identity-secret-arn.
