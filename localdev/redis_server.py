@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis
 
+from localdev.children import stop_child
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -136,13 +138,7 @@ class RedisServer:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_child(self._process)
         self._process = None
         if self._workdir is not None:
             self._workdir.cleanup()
