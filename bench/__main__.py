@@ -6,7 +6,7 @@
     python -m bench --only load --profile  # py-spy profile of the gateway under load
 
 Writes ``bench-results/latest.json`` (every figure and the machine) and ``bench-results/latest.md``
-(the tables as Markdown, for the README). Figures are for people: nothing here asserts timing.
+(the tables as Markdown, for bench/README.md). Figures are for people: nothing here asserts timing.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ urllib3 (both ship with the Lambda runtime), keeping the same contract: False on
 
     python -m bench.sender_proposal       # CPU per post: current sender vs this one
 
-Not used by the app: the lead decides (see bench/README.md). Caveat: moto intercepts botocore
-clients, not raw urllib3, so tests that read posts from moto would use a loopback Management API
-(tests/support/fake_management_api.py) instead.
+Not used by the app: the lead decides (docs/decisions/0002-leaner-post-to-connection.md).
+Caveat: moto intercepts botocore clients, not raw urllib3, so tests that read posts from moto
+would use a loopback Management API (tests/support/fake_management_api.py) instead.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def burst(server: RedisServer) -> dict[str, Any]:
 def test_handler_benchmark_counts_what_the_protocol_posts(handler_results: dict[str, Any]) -> None:
     actions = handler_results["actions"]
     posted = {name: row["messages"] for name, row in actions.items()}
-    # The posts the protocol fixes (README, "Connection flow"): a match tells both strangers,
+    # The posts the protocol fixes (docs/protocol.md, "Connection flow"): a match tells both strangers,
     # a relay tells the peer, $connect tells no one.
     expected = {"$connect": 0, "register (queued)": 1, "register (matched)": 2, "signal (offer)": 1,
                 "signal (candidate)": 1, "chat": 1}

@@ -1,6 +1,7 @@
 """Concurrency soak: many threads hit the real handlers at once for a bounded time.
 
-Short in CI; set ``SOAK_SECONDS`` (``make soak`` uses 120) for a long run. Afterwards nobody is
+Short in CI; set ``SOAK_SECONDS`` for a long run (docs/tests.md:
+``SOAK_SECONDS=120 .venv/bin/python -m pytest tests/robustness/test_soak.py -s``). Afterwards nobody is
 matched with themselves or sits in two rooms, the queue and rooms are disjoint, every room has two
 live members, every relayed message reached exactly one stranger who really shared a room with
 its sender and names that room, no event leaks an id or address, and nothing about anyone is left
