@@ -1,7 +1,8 @@
 """Settings read once from the environment and validated, so a bad deploy fails loudly at start.
 
-Every limit and timeout is an environment variable with a documented default (see README,
-"Configuration"). Nothing else in the package reads ``os.environ``.
+Every limit and timeout is an environment variable with a documented default
+(docs/configuration.md, which tests/test_docs.py checks against these fields). Nothing else in
+the package reads ``os.environ``.
 """
 
 from __future__ import annotations

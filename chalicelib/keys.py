@@ -67,7 +67,7 @@ STATE_KEYS = (
     "strikes", "devconns", "devsocks", "cooldown", "trim",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
-# generated from this one list (scripts.prelude), so the two cannot drift apart.
+# generated from this one list (scripts.KEY_LOCALS), so the two cannot drift apart.
 SCRIPT_KEYS = (*STATE_KEYS, "iprate", "matches", "call")
 CALL_PREFIX = "call:"
 

@@ -201,7 +201,7 @@ class Store:
         self.clock = clock
         self.fence_ms = fence_ms  # 0: no fence (a late call still runs)
         self.wall = wall  # the real clock, which Redis's TIME is compared with (never faked)
-        self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.SOURCES}
+        self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.STATE_SCRIPTS}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
     def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Result:

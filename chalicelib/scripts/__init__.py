@@ -3,7 +3,7 @@
 
 Contract shared by every state script: KEYS are ``keys.SCRIPT_KEYS`` in that order (the key
 schema and what each holds is in ``keys.py``; the Lua locals ``ALIVE = KEYS[1]``... are generated
-from that list by ``prelude``), and the first seven ARGV are the same for every call::
+from that list, ``KEY_LOCALS`` below), and the first seven ARGV are the same for every call::
 
     ARGV[1] = now (ms), passed in so tests and sweeps control the clock
     ARGV[2] = fence: the wall-clock time (ms, Redis's TIME) past which the call does nothing
@@ -13,39 +13,45 @@ from that list by ``prelude``), and the first seven ARGV are the same for every 
     ARGV[6] = how long (ms) a messageId is remembered
     ARGV[7] = JSON policy (see store.Policy)
 
-Script-specific arguments start at ARGV[8] and are documented at the top of each body. Scripts
+The Lua lives in ``lua/``: ``prelude.lua`` (shared) and one file per script, whose
+script-specific arguments start at ARGV[8] and are documented at its top. Scripts
 never build key names: every key arrives in KEYS and all share one hash tag (one cluster slot).
 Each script returns ``{status, JSON details}``; ``store.py`` turns that into types.
 """
 
 from __future__ import annotations
 
-from . import connection, matching, prelude, relay, sweep
+from functools import cache
+from pathlib import Path
 
-SOURCES: dict[str, str] = {
-    "connect": connection.CONNECT,
-    "disconnect": connection.DISCONNECT,
-    "ping": connection.PING,
-    "penalise": connection.PENALISE,
-    "seek": matching.SEEK,
-    "abandon": matching.ABANDON,
-    "leave": matching.LEAVE,
-    "resume": matching.RESUME,
-    "join": relay.JOIN,
-    "relay": relay.RELAY,
-    "report": relay.REPORT,
-    "sweep": sweep.SWEEP,
-    "acknowledge": sweep.ACKNOWLEDGE,
-    "stats": sweep.STATS,
-}
+from ..keys import SCRIPT_KEYS
 
-RELEASE_LOCK = r"""
--- KEYS[1] = lock key, ARGV[1] = token of the holder. Deletes the lock only if we still hold it.
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+LUA_DIR = Path(__file__).parent / "lua"
+
+# Every state script, by name: its body is lua/<name>.lua, run after lua/prelude.lua.
+STATE_SCRIPTS = (
+    "connect", "disconnect", "ping", "penalise",  # a connection's life
+    "seek", "abandon", "leave", "resume",  # entering and leaving rooms
+    "join", "relay", "report",  # inside a room
+    "sweep", "acknowledge", "stats",  # the safety net, and the read behind GET /stats
+)
+
+# The KEYS locals every state script starts with, generated from the one key list.
+KEY_LOCALS = "\n".join(f"local {name.upper()} = KEYS[{i}]" for i, name in enumerate(SCRIPT_KEYS, start=1))
 
 
+def lua(name: str) -> str:
+    """The text of lua/<name>.lua (shipped with the package: Chalice packages all of chalicelib/)."""
+    return (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+
+
+@cache
 def source(name: str) -> str:
-    """The full Lua text of one script: the shared prelude followed by its body."""
-    return prelude.PRELUDE + SOURCES[name]
+    """The full Lua text of one state script: the KEYS locals, the prelude, then its body."""
+    if name not in STATE_SCRIPTS:
+        raise KeyError(f"no state script {name!r}")
+    return f"{KEY_LOCALS}\n{lua('prelude')}\n{lua(name)}"
+
+
+# Not a state script: it gets only the lock key and its holder's token.
+RELEASE_LOCK = lua("release_lock")

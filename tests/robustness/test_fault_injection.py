@@ -62,7 +62,7 @@ def admin(valkey):
 
 
 def load_every_script(client: redis.Redis) -> None:
-    for name in scripts.SOURCES:
+    for name in scripts.STATE_SCRIPTS:
         client.script_load(scripts.source(name))
 
 

@@ -1,6 +1,3 @@
-"""Lua for a connection's life: admission at $connect, keep-alive, and $disconnect."""
-
-CONNECT = r"""
 -- ARGV[8] = connection id, ARGV[9] = JSON {ip, dev, ua, at[, issue]} (dev: its device identity;
 -- issue: the signed identity to hand the page), ARGV[10] = connected at (ms), ARGV[11] =
 -- Management API endpoint, ARGV[12] = '1' when the device is new (it was issued just now).
@@ -38,28 +35,3 @@ mark(CONNS)
 mark(ALIVE)
 mark(META)
 return finish('ok')
-"""
-
-DISCONNECT = r"""
--- ARGV[8] = connection id, ARGV[9] = '1' to hold its seat for the grace period.
--- Returns 'held' or 'gone' with {peer, room}: the peer to tell ('' if none).
-local result = forget(ARGV[8], ARGV[9] == '1')
-return finish(result.kind, {peer = result.peer, room = result.room})
-"""
-
-PING = r"""
--- ARGV[8] = connection id. Returns 'pong' {identity: a signed identity for the page, if one is
--- waiting}, 'not_connected' or 'rate_limited'.
-local me, reply = begin(ARGV[8], 'misc')
-if not me then return reply end
-return finish('pong', {identity = take_issue(ARGV[8], me)})
-"""
-
-PENALISE = r"""
--- ARGV[8] = connection id. A frame the handler refused before any script ran (not JSON, an
--- unknown action, a bad field) still cost an invocation: it drains the abuse bucket.
--- Returns 'penalised' {close} or 'not_connected'.
-local cid = ARGV[8]
-if not conn_of(cid) then return finish('not_connected') end
-return refuse(cid, 'penalised')
-"""

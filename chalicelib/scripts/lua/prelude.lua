@@ -1,10 +1,5 @@
-"""Lua shared by every state script: key names from KEYS, the policy, and the state primitives."""
-
-from ..keys import SCRIPT_KEYS
-
-KEY_LOCALS = "\n".join(f"local {name.upper()} = KEYS[{i}]" for i, name in enumerate(SCRIPT_KEYS, start=1))
-
-PRELUDE = KEY_LOCALS + r"""
+-- Shared by every state script, after the generated KEYS locals (ALIVE = KEYS[1], ...): the
+-- policy, the fence and replay of a call, and the state primitives.
 local NOW, FENCE = tonumber(ARGV[1]), tonumber(ARGV[2])
 local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
 local KEY_TTL = CAP
@@ -339,4 +334,3 @@ local function find_partner(cid, me, fresh, out)
   out.queue_length = redis.call('ZCARD', QUEUE)
   return 'queued'
 end
-"""

@@ -1,6 +1,3 @@
-"""Lua for the scheduled sweep and the cheap read behind GET /stats."""
-
-SWEEP = r"""
 -- ARGV[8] = most connections to evict and waiters to inspect, ARGV[9] = JSON list of
 -- {code, a, b} fresh room codes and resume tokens, one per pair the sweep may form.
 -- Evicts connections past their liveness deadline, ends rooms whose grace period ran out,
@@ -134,26 +131,3 @@ for _, timed in ipairs({HELD, FRESH, ENDED}) do
 end
 out.endpoint = redis.call('HGET', META, 'endpoint') or ''
 return finish('swept', out)
-"""
-
-ACKNOWLEDGE = r"""
--- ARGV[8] = JSON list of [peer, room] whose peer-disconnected was posted: the sweep need not
--- tell them. A peer's newer notice (another room) stays. Returns acknowledged; idempotent.
-for _, told in ipairs(cjson.decode(ARGV[8])) do
-  if redis.call('HGET', ENDEDROOM, told[1]) == told[2] then drop_notice(told[1]) end
-end
-return finish('acknowledged')
-"""
-
-STATS = r"""
--- Read-only. Returns stats {waiting, chatting, online, waits = [ms of each match in the last minute]}.
-local waits = {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', MATCHES, NOW - 60000, '+inf')) do
-  local sep = string.find(member, ':[^:]*$')
-  table.insert(waits, tonumber(string.sub(member, sep + 1)))
-end
-return {'stats', cjson.encode({
-  waiting = redis.call('ZCARD', QUEUE), chatting = redis.call('HLEN', ROOMS),
-  online = redis.call('ZCARD', ALIVE), waits = waits,
-})}
-"""

@@ -1,0 +1,17 @@
+-- ARGV[8] = connection id, ARGV[9] = room code claimed by the client.
+-- Returns verified {role} | not_in_room | wrong_room | not_connected | duplicate | rate_limited.
+local cid, code = ARGV[8], ARGV[9]
+local me, reply = begin(cid, 'misc')
+if not me then return reply end
+local seat = seat_of(cid)
+if not seat then return refuse(cid, 'not_in_room') end
+if seat.room ~= code then return refuse(cid, 'wrong_room') end
+if seat.joined ~= 1 then
+  seat.joined = 1
+  redis.call('HSET', SEATS, cid, cjson.encode(seat))
+  mark(SEATS)
+  -- Both have joined, so both heard of the room: the sweep need not check its announcement.
+  local peer_seat = seat_of(seat.peer)
+  if peer_seat and peer_seat.joined == 1 then redis.call('ZREM', FRESH, code) end
+end
+return finish('verified', {role = seat.role})

@@ -1,0 +1,23 @@
+-- signal, chat and typing. ARGV[8] = connection id, ARGV[9] = room code claimed by the client,
+-- ARGV[10] = offer | answer | candidate | chat | typing. Every kind names its room, so a line
+-- sent just before `next` is refused rather than reaching the next stranger.
+-- The server, not the client, picks the recipient: the sender's current peer.
+-- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
+-- wrong_room | not_joined | wrong_role | peer_reconnecting.
+local cid, room, kind = ARGV[8], ARGV[9], ARGV[10]
+local family = kind
+if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'signal' end
+local me, reply = begin(cid, family)
+if not me then return reply end
+local seat = seat_of(cid)
+if not seat then return refuse(cid, 'not_in_room') end
+if seat.room ~= room then return refuse(cid, 'wrong_room') end
+if family == 'signal' then
+  if seat.joined ~= 1 then return refuse(cid, 'not_joined') end
+  if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
+    return refuse(cid, 'wrong_role')
+  end
+end
+local peer_seat = seat_of(seat.peer)
+if peer_seat and peer_seat.held then return refuse(cid, 'peer_reconnecting') end
+return finish('ok', {peer = seat.peer, name = name_of(me), room = seat.room})

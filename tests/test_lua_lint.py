@@ -1,0 +1,71 @@
+"""The Lua scripts pass luacheck (Debian's lua-check) as Redis runs them: the generated KEYS
+locals, the prelude, then each body, in Lua 5.1 with Redis's globals."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chalicelib import scripts
+
+LUACHECK = shutil.which("luacheck")
+REDIS_GLOBALS = ("redis", "cjson", "KEYS", "ARGV", "unpack")
+# The prelude's top-level names: every script gets them all and uses only some.
+TOP_LEVEL = re.compile(r"^local\s+(?:function\s+)?([\w, ]+?)\s*(?:=|\()", re.MULTILINE)
+
+pytestmark = pytest.mark.skipif(
+    LUACHECK is None and not os.environ.get("CI"), reason="luacheck is not installed (apt-get install lua-check)"
+)
+
+
+def shared_names() -> list[str]:
+    names = {name.strip() for chunk in (scripts.KEY_LOCALS, scripts.lua("prelude"))
+             for match in TOP_LEVEL.finditer(chunk) for name in match.group(1).split(",")}
+    return sorted(names)
+
+
+def luacheck(source: str, tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
+    assert LUACHECK, "luacheck is missing: .ci/run installs lua-check"
+    path = tmp_path / f"{name}.lua"
+    path.write_text(source, encoding="utf-8")
+    ignore = [f"211/{shared}" for shared in shared_names()]  # unused in this script only
+    return subprocess.run(
+        [LUACHECK, "--std", "lua51", "--read-globals", *REDIS_GLOBALS, "--no-color", "--codes",
+         "--ignore", *ignore, "--", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+
+
+@pytest.mark.parametrize("name", scripts.STATE_SCRIPTS)
+def test_each_state_script_passes_luacheck(name: str, tmp_path: Path) -> None:
+    result = luacheck(scripts.source(name), tmp_path, name)
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_lock_release_script_passes_luacheck(tmp_path: Path) -> None:
+    result = luacheck(scripts.RELEASE_LOCK, tmp_path, "release_lock")
+    assert result.returncode == 0, result.stdout
+
+
+def test_luacheck_catches_a_misspelt_key(tmp_path: Path) -> None:
+    broken = scripts.source("ping").replace("return finish('pong'", "redis.call('GET', QUEUEE)\nreturn finish('pong'")
+    result = luacheck(broken, tmp_path, "broken")
+    assert result.returncode != 0 and "QUEUEE" in result.stdout
+
+
+def test_every_shared_name_of_the_prelude_is_used_somewhere() -> None:
+    """The unused-variable check is off for the prelude's names (each script uses some), so a
+    name no script and no other prelude line uses would go unseen: look for it here."""
+    texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
+    generated = {match.group(1).strip() for match in TOP_LEVEL.finditer(scripts.KEY_LOCALS)}
+
+    def uses(name: str) -> int:
+        found = sum(len(re.findall(rf"\b{re.escape(name)}\b", text)) for text in texts)
+        return found if name in generated else found - 1  # minus the prelude's own definition
+
+    assert [name for name in shared_names() if uses(name) < 1] == []
