@@ -87,8 +87,7 @@ class Bench:
         """What a warm Lambda container has: scripts cached server-side and an open connection."""
         self.admin.flushall()
         store = self.service.store
-        for script in (*store._scripts.values(), store._release):
-            self.admin.script_load(script.script)
+        store.load_scripts()
         store.ping_server()
 
     # -- state helpers (untimed) -------------------------------------------------------------

@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.common import APP_ENV, PROJECT_DIR, Progress, Quiet, summary_ms, task
 from chalicelib.keys import CALL_PREFIX
-from localdev.redis_server import _die_with_parent
+from localdev.children import die_with_parent
 
 OFFER_SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
 # Keys that may outlive every connection, none naming a connection: the messageId de-dup window,
@@ -93,7 +93,7 @@ class GatewayProcess:
                    "--no-reload", "--no-schedules", *self.extra_args]
         self.process = subprocess.Popen(
             command, cwd=PROJECT_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent, start_new_session=True,
+            preexec_fn=die_with_parent, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -24,14 +24,12 @@ from .store import Ended, Pair
 class Outbox:
     service: Service
     endpoint: str
-    sent: int = 0
     # Peers told their room ended, not yet acknowledged: the sweep acknowledges a whole pass at
     # once (batch=True); an action's handler does so as soon as it has told them.
     batch: bool = False
     told: list[Ended] = field(default_factory=list)
 
     def post(self, cid: str, event: dict[str, Any]) -> bool:
-        self.sent += 1
         return self.service.sender.post(self.endpoint, cid, event)
 
     def send(self, cid: str, event: dict[str, Any], *, hold: bool = True) -> bool:

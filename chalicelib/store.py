@@ -318,6 +318,11 @@ class Store:
         with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # it expires anyway
             self._release(keys=[self.keys.sweep_lock], args=[token])
 
+    def load_scripts(self) -> None:
+        """Put every script in the server's cache, as a warm container finds them."""
+        for script in (*self._scripts.values(), self._release):
+            self.client.script_load(script.script)
+
     def ping_server(self) -> bool:
         try:
             return bool(self.client.ping())

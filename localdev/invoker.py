@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from localdev.app_loader import Function, load_app
+from localdev.children import die_with_parent
 from localdev.eventlog import configure_logging
 from localdev.fairness import FairScheduler
-from localdev.redis_server import _die_with_parent
 
 log = logging.getLogger("localdev")
 
@@ -100,7 +100,7 @@ def _start_worker(spec: AppSpec) -> None:
     # Ctrl-C reaches the whole process group; the gateway, not its workers, decides when to stop
     # (it still runs $disconnect handlers here while shutting down). Die with the gateway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent()
     configure_logging(spec.verbose)
     loaded = load_app(Path(spec.app_dir), spec.chalice_stage, spec.api_stage, spec.region,
                       lambda _stage: spec.environment)

@@ -8,9 +8,7 @@ never leaves an orphan server holding a port.
 
 from __future__ import annotations
 
-import ctypes
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -19,9 +17,7 @@ from pathlib import Path
 
 import redis
 
-from localdev.children import stop_child
-
-_PR_SET_PDEATHSIG = 1
+from localdev.children import ChildServer, die_with_parent
 
 
 def find_server_binary() -> str:
@@ -49,15 +45,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: the atexit/stop path still cleans up
-
-
-class RedisServer:
+class RedisServer(ChildServer):
     """One server process on loopback; use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -104,7 +92,7 @@ class RedisServer:
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=self.own_session,
         )
         self._wait_ready(timeout)
@@ -137,15 +125,3 @@ class RedisServer:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self) -> None:
-        stop_child(self._process)
-        self._process = None
-        if self._workdir is not None:
-            self._workdir.cleanup()
-            self._workdir = None
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -23,8 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from localdev.children import stop_child
-from localdev.redis_server import _die_with_parent
+from localdev.children import ChildServer, die_with_parent
 
 REALM = "localdev"
 # Enough relay ports for a few dozen local calls; a fixed range keeps the firewall story simple.
@@ -58,7 +57,7 @@ def free_udp_and_tcp_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no port is free for both UDP and TCP")
 
 
-class TurnServer:
+class TurnServer(ChildServer):
     """One coturn process on ``host``; use as a context manager or call start()/stop().
 
     ``shared_secrets`` are the secrets it accepts at start; ``add_secret`` and ``remove_secret``
@@ -149,7 +148,7 @@ class TurnServer:
         ]
         with (self._dir / "turnserver.log").open("wb") as log:
             self._process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
                 start_new_session=self.own_session,
             )
         self._wait_ready(timeout)
@@ -245,15 +244,3 @@ class TurnServer:
         path = self._dir / "turnserver.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self) -> None:
-        stop_child(self._process)
-        self._process = None
-        if self._workdir is not None:
-            self._workdir.cleanup()
-            self._workdir = None
-
-    def __enter__(self) -> TurnServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

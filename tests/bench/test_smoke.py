@@ -104,7 +104,7 @@ def test_cold_start_measures_import_and_first_events(server: RedisServer) -> Non
 
 
 def test_package_project_swaps_policy_files_for_autogen(tmp_path: Path) -> None:
-    coldstart._package_project(tmp_path)
+    coldstart.package_project(tmp_path)
     config = (tmp_path / ".chalice" / "config.json").read_text()
     assert "iam_policy_file" not in config
     assert (tmp_path / "app.py").exists() and (tmp_path / "chalicelib" / "entry.py").exists()

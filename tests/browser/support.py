@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import Page, WebSocket, expect
 
-# _die_with_parent: if pytest itself is killed, the gateway must not outlive it.
-from localdev.redis_server import _die_with_parent, free_port
+# die_with_parent: if pytest itself is killed, the gateway must not outlive it.
+from localdev.children import die_with_parent
+from localdev.redis_server import free_port
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Pages
@@ -145,7 +146,7 @@ class Gateway:
             command += ["--schedule-interval", str(self.schedule_interval)]
         command += self.extra_args
         self.process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         deadline = time.monotonic() + timeout
         while not self._answers():

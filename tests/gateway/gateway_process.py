@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from localdev.redis_server import _die_with_parent, free_port
+from localdev.children import die_with_parent
+from localdev.redis_server import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ECHO_APP = Path(__file__).resolve().parent / "echo_app"
@@ -63,7 +64,7 @@ class GatewayProcess:
         command = [sys.executable, "-m", "localdev", "--app-dir", str(self.app_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, *self.args], cwd=PROJECT_DIR, env=env, stdout=self._log_fd, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent, start_new_session=True,
+            preexec_fn=die_with_parent, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while "Local API Gateway for" not in self.output():
