@@ -80,7 +80,7 @@ def stats():
 
 @app.route("/config")
 def client_config():
-    return entry.client_config(app.current_request.to_dict())
+    return entry.client_config()
 
 
 @app.route("/")

@@ -235,7 +235,7 @@ def health(service: Service | None = None) -> tuple[dict[str, Any], int]:
     return {"service": service.settings.service_name, "redis": ok}, (200 if ok else 503)
 
 
-def client_config(request: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
+def client_config(service: Service | None = None) -> dict[str, Any]:
     """What the web page needs to start: where the WebSocket API is, and the protocol limits.
 
     ``WEBSOCKET_URL`` is set at deploy time, since the REST and WebSocket APIs have different

@@ -154,7 +154,7 @@ def _scenarios(server: RedisServer, auth: str, turn: str, identity: str, tracer:
     clock.advance(20)
     stats = lambdas.run("sweep", lambda s: sweep.run(s, clock=clock, window_seconds=0))
     assert stats.paired == 1 and stats.notified >= 1, stats
-    for route in (entry.health, entry.stats, lambda s: entry.client_config({}, s)):
+    for route in (entry.health, entry.stats, entry.client_config):
         lambdas.run("api_handler", route)
     return tracer.calls
 
