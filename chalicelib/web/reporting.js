@@ -1,7 +1,7 @@
 // Reporting the stranger: the dialog asks why, the chat ends at once, and the server confirms.
 
-import { ReportDialog } from './report.js';
-import { endRoom } from './rooms.js';
+import { ReportDialog } from './reportdialog.js';
+import { endRoom } from './roomview.js';
 import { app, chat, onPhase, peerName, send, setPhase } from './state.js';
 import * as ui from './ui.js';
 

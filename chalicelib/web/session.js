@@ -1,5 +1,5 @@
 // The session: the state machine that ties the server's events, the rooms, the chat and the page.
-// The shared state is in state.js, one room's life on the page in rooms.js, reports in reporting.js.
+// The shared state is in state.js, one room's life on the page in roomview.js, reports in reporting.js.
 
 import { LineNumbers } from './chatorder.js';
 import { loadConfig } from './config.js';
@@ -8,7 +8,7 @@ import { InterestsField, listInWords } from './interests.js';
 import { openLocalMedia, stopStream } from './media.js';
 import { mediaChanged, watchTracks } from './ownmedia.js';
 import { forgetReport, reportConfirmed } from './reporting.js';
-import { endRoom, enterRoom, peerAway, peerBack, peerChat, peerLeft, peerTyping, typingIndicator, typingNotifier } from './rooms.js';
+import { endRoom, enterRoom, peerAway, peerBack, peerChat, peerLeft, peerTyping, typingIndicator, typingNotifier } from './roomview.js';
 import { Signalling, backoffDelay } from './signalling.js';
 import { app, chat, gate, onOwnMedia, peerName, send, setPhase } from './state.js';
 import * as ui from './ui.js';

@@ -1,8 +1,6 @@
 // The Report dialog: a modal <dialog> with one button per reason. It only asks; the session
-// sends the report and ends the chat.
-
-// The server's reasons, in the order the dialog lists them.
-export const REPORT_REASONS = ['spam', 'nudity', 'harassment', 'hate', 'underage', 'violence', 'other'];
+// sends the report and ends the chat. The reasons are the buttons' values in index.html, which
+// tests/test_page_contract.py checks against the server's (protocol.REPORT_REASONS).
 
 export class ReportDialog {
   #dialog;
@@ -18,11 +16,12 @@ export class ReportDialog {
     this.#dialog = dialog;
     this.#name = name;
     this.#onReport = onReport;
+    const reasons = new Set([...dialog.querySelectorAll('button.reason')].map((button) => button.value));
     // A button's value becomes returnValue; Esc and Cancel leave no reason.
     dialog.addEventListener('close', () => {
       const reason = dialog.returnValue;
       dialog.returnValue = '';
-      if (REPORT_REASONS.includes(reason)) this.#onReport(reason);
+      if (reasons.has(reason)) this.#onReport(reason);
     });
     // A click on the backdrop (outside the form) closes it like Cancel.
     dialog.addEventListener('click', (event) => {
