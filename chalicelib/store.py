@@ -7,6 +7,7 @@ crash; everything a script can answer becomes a small result type.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -85,30 +86,10 @@ class Policy:
     notice_ms: int = 3_000  # by then the peer of an ended room was said to be told, or the sweep tells it
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "fallback": self.fallback_ms,
-                "repeat_ms": self.repeat_ms,
-                "grace": self.grace_ms,
-                "scan": self.scan,
-                "rates": {name: list(spec) for name, spec in self.rates.items()},
-                "conn_rate": self.conn_rate,
-                "conn_max": self.conn_max,
-                "new_dev_rate": self.new_dev_rate,
-                "dev_rate": self.dev_rate,
-                "dev_max": self.dev_max,
-                "address_ban_devices": self.address_ban_devices,
-                "cooldown_ms": self.cooldown_ms,
-                "report_threshold": self.report_threshold,
-                "report_window": self.report_window_ms,
-                "ban_ms": self.ban_ms,
-                "block_ms": self.block_ms,
-                "call_ms": self.call_ms,
-                "announce": self.announce_ms,
-                "notice": self.notice_ms,
-            },
-            separators=(",", ":"),
-        )
+        """The scripts' ``P``: the same field names as here, so the two read alike."""
+        fields = dataclasses.asdict(self)
+        fields["rates"] = {name: list(spec) for name, spec in self.rates.items()}
+        return json.dumps(fields, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,14 @@ def test_every_shared_name_of_the_prelude_is_used_somewhere() -> None:
         return found if name in generated else found - 1  # minus the prelude's own definition
 
     assert [name for name in shared_names() if uses(name) < 1] == []
+
+
+def test_the_scripts_read_only_policy_fields_that_exist_and_every_field_is_read() -> None:
+    """`P` is store.Policy under its own field names: a misspelt one would be nil in Lua."""
+    import dataclasses
+
+    from chalicelib.store import Policy
+
+    texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
+    read = {name for text in texts for name in re.findall(r"\bP\.(\w+)", text)}
+    assert read == {field.name for field in dataclasses.fields(Policy)}

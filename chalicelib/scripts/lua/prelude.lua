@@ -6,7 +6,7 @@ local KEY_TTL = CAP
 local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
 local P = cjson.decode(ARGV[7])
 -- {p}:trim holds entries as long as a ban or a report window: its TTL is never shortened.
-local TRIM_TTL = math.max(P.ban_ms, P.report_window)
+local TRIM_TTL = math.max(P.ban_ms, P.report_window_ms)
 local written = {}
 
 -- A call whose reply was lost is sent again with the same arguments (redis-py retries it). If
@@ -164,8 +164,8 @@ end
 -- due, since the reply that named the peer may never have reached the handler. Returns `peer`.
 -- One notice per peer: only its latest room can be the one its page shows.
 local function notify(peer, room)
-  if peer ~= '' and P.notice > 0 and is_live(peer) then
-    redis.call('ZADD', ENDED, NOW + P.notice, peer)
+  if peer ~= '' and P.notice_ms > 0 and is_live(peer) then
+    redis.call('ZADD', ENDED, NOW + P.notice_ms, peer)
     redis.call('HSET', ENDEDROOM, peer, room)
     mark(ENDED)
     mark(ENDEDROOM)
@@ -194,8 +194,8 @@ local function forget(cid, hold)
   end
   local seat = seat_of(cid)
   if not seat or seat.held then return {kind = 'gone', peer = '', room = ''} end
-  if hold and P.grace > 0 then
-    seat.held = NOW + P.grace
+  if hold and P.grace_ms > 0 then
+    seat.held = NOW + P.grace_ms
     seat.name = name_of(info)
     seat.ip = (info and info.ip) or ''
     seat.dev = dev_of(info, cid)
@@ -266,7 +266,7 @@ local function common_tags(a, b)
 end
 
 -- x takes y when x named no interests, shares one with y, or has waited past the fallback.
-local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback or #common_tags(x, y) > 0 end
+local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback_ms or #common_tags(x, y) > 0 end
 
 -- a and b (with infos and time waited) may be paired now. Two sockets of one device never
 -- are; a report between two devices blocks just those two.
@@ -293,8 +293,8 @@ local function pair(a, b, code, token_a, token_b, waited, ai, bi)
   redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
   redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
   redis.call('HSET', TOKENS, token_a, a, token_b, b)
-  if P.announce > 0 then
-    redis.call('ZADD', FRESH, NOW + P.announce, code)
+  if P.announce_ms > 0 then
+    redis.call('ZADD', FRESH, NOW + P.announce_ms, code)
     mark(FRESH)
   end
   redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(dev_of(ai, a), dev_of(bi, b)))

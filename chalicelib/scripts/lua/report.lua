@@ -22,7 +22,7 @@ mark(BLOCKED, P.block_ms)
 local reports = decode(redis.call('HGET', REPORTS, peer_dev)) or {}
 local fresh, count = {}, 0
 for reporter, at in pairs(reports) do
-  if at > NOW - P.report_window then fresh[reporter] = at; count = count + 1 end
+  if at > NOW - P.report_window_ms then fresh[reporter] = at; count = count + 1 end
 end
 if not fresh[my_dev] then count = count + 1 end
 fresh[my_dev] = NOW
@@ -61,8 +61,8 @@ if count >= P.report_threshold then
   close_all(targets)
 else
   redis.call('HSET', REPORTS, peer_dev, cjson.encode(fresh))
-  redis.call('ZADD', TRIM, NOW + P.report_window, 'r:' .. peer_dev)
-  mark(REPORTS, P.report_window)
+  redis.call('ZADD', TRIM, NOW + P.report_window_ms, 'r:' .. peer_dev)
+  mark(REPORTS, P.report_window_ms)
   mark(TRIM, TRIM_TTL)
 end
 return finish('reported', {peer = peer, room = seat.room, banned = banned, closing = closing, ended = ended})

@@ -32,7 +32,7 @@ end
 for _, peer in ipairs(redis.call('ZRANGEBYSCORE', ENDED, '-inf', NOW, 'LIMIT', 0, batch)) do
   local room = redis.call('HGET', ENDEDROOM, peer)
   if room and is_live(peer) and redis.call('HEXISTS', SEATS, peer) == 0 and not redis.call('ZSCORE', QUEUE, peer) then
-    redis.call('ZADD', ENDED, NOW + P.notice, peer)
+    redis.call('ZADD', ENDED, NOW + P.notice_ms, peer)
     table.insert(out.ended, {peer = peer, room = room})
   else
     drop_notice(peer)
@@ -92,7 +92,7 @@ for i = 1, #entries, 2 do
   end
 end
 local overdue_total = 0
-for _, w in ipairs(waiting) do if w.waited >= P.fallback then overdue_total = overdue_total + 1 end end
+for _, w in ipairs(waiting) do if w.waited >= P.fallback_ms then overdue_total = overdue_total + 1 end end
 local used, next_code = {}, 1
 local function try_pair(x, y, allow_repeat)
   local spare = fresh[next_code]
@@ -112,13 +112,13 @@ end
 if overdue_total == 2 then
   local overdue = {}
   for _, w in ipairs(waiting) do
-    if not used[w.cid] and w.waited >= P.fallback then table.insert(overdue, w) end
+    if not used[w.cid] and w.waited >= P.fallback_ms then table.insert(overdue, w) end
   end
   if #overdue == 2 then try_pair(overdue[1], overdue[2], true) end
 end
 for _, w in ipairs(waiting) do
-  if not used[w.cid] and w.waited < P.fallback and #tags_of(w.info) > 0 then
-    local due = NOW + P.fallback - w.waited
+  if not used[w.cid] and w.waited < P.fallback_ms and #tags_of(w.info) > 0 then
+    local due = NOW + P.fallback_ms - w.waited
     if out.next_due == 0 or due < out.next_due then out.next_due = due end
   end
 end
