@@ -133,7 +133,7 @@ def _span(c: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     from localdev.redis_server import RedisServer
-    from tests.support.fake_management_api import FakeManagementApi
+    from testkit.fake_management_api import FakeManagementApi
 
     results: dict[str, Any] = {"machine": machine(), "args": {k: (str(v) if isinstance(v, Path) else v)
                                                               for k, v in vars(args).items()}}

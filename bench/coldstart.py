@@ -41,7 +41,7 @@ import app
 out["import_ms"] = (time.perf_counter() - t) * 1000
 out["rss_after_import_mb"] = rss_mb()
 if os.environ.get("BENCH_FIRST_EVENT"):
-    from tests.support.events import connect_event, message_event, new_connection_id
+    from testkit.events import connect_event, message_event, new_connection_id
     cid = new_connection_id()
     t = time.perf_counter()
     status = app.connect(connect_event(cid), None)

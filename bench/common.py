@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.support.policies import RELAXED
+from testkit.policies import RELAXED
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-# Settings the benchmarks give the app: the tests' relaxed policies (tests/support/policies.py).
+# Settings the benchmarks give the app: the relaxed policies the tests use too (testkit/policies.py).
 # Every simulated user comes from one address and acts faster than a person, and "nothing left in
 # Redis after everyone leaves" is checked at once. Metrics stay on, as in production.
 APP_ENV = dict(RELAXED)

@@ -32,8 +32,8 @@ from bench.common import APP_ENV, Progress, Quiet, summary_ms, task
 from chalicelib import entry, sweep
 from chalicelib.config import load_settings
 from chalicelib.service import Service, build
-from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
-from tests.support.harness import RecordingSender
+from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
+from testkit.harness import RecordingSender
 
 # Commands that only a client sends, never a script: each call is one round trip.
 # (Our scripts call neither; GET and DEL are left out because the lock-release script calls them.)

@@ -23,11 +23,11 @@ from chalicelib.config import Settings, load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import Service, build
 from localdev.redis_server import RedisServer
+from testkit.fake_management_api import FakeManagementApi
+from testkit.harness import FakeClock, Harness, RecordingSender
+from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support.devices import TEST_IDENTITY_SECRET, DeviceHarness
-from tests.support.fake_management_api import FakeManagementApi
 from tests.support.frames import moto_frames
-from tests.support.harness import FakeClock, Harness, RecordingSender
-from tests.support.policies import RELAXED as POLICIES_RELAXED
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +49,6 @@ def redis_client(redis_server: RedisServer) -> Iterator[Any]:
 @pytest.fixture
 def keys() -> Keys:
     return Keys("rvc")
-
-
-# Most tests exercise one behaviour at a time, so the policies that would get in their way are
-# relaxed (see tests/support/policies.py); tests of those policies use `policy_settings`.
-RELAXED = {**POLICIES_RELAXED, "METRICS_ENABLED": "false"}
 
 
 @pytest.fixture

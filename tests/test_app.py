@@ -8,8 +8,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import config, service
-from tests.conftest import RELAXED
-from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id, sample
+from testkit.events import connect_event, disconnect_event, message_event, new_connection_id, sample
+from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support.frames import moto_frames
 
 

@@ -10,8 +10,8 @@ from chalicelib import entry
 from chalicelib.service import build
 from chalicelib.store import Unavailable
 from localdev.redis_server import RedisServer, free_port
-from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
-from tests.support.harness import RecordingSender
+from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
+from testkit.harness import RecordingSender
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bench.__main__ import targets
 from bench.common import PROJECT_DIR, percentile
 from bench.profile import summarize
 from localdev.redis_server import RedisServer
-from tests.support.fake_management_api import FakeManagementApi
+from testkit.fake_management_api import FakeManagementApi
 
 
 @pytest.fixture(scope="module")

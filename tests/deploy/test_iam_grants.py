@@ -37,8 +37,8 @@ from deploy.stages import (
 )
 from deploy.workspace import StageValues
 from localdev.redis_server import RedisServer
-from tests.support.events import connect_event, disconnect_event, message_event, new_connection_id
-from tests.support.harness import FakeClock
+from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
+from testkit.harness import FakeClock
 
 from . import grants
 from .aws_calls import Call, Operation, Tracer, scan

@@ -7,9 +7,9 @@ import json
 
 from chalicelib.config import DEFAULT_RATES
 from chalicelib.identity import Identities
+from testkit.events import new_connection_id
 from tests.support import invariants
 from tests.support.devices import TEST_IDENTITY_SECRET
-from tests.support.events import new_connection_id
 
 
 def first_events(h, cid: str) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.config import DEFAULT_RATES
 from chalicelib.service import build
-from tests.support.harness import Harness, RecordingSender
+from testkit.harness import Harness, RecordingSender
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from chalicelib import sweep
+from testkit.harness import Harness
 from tests.support import invariants
 from tests.support.devices import Person
-from tests.support.harness import Harness
 
 GONE = {"event": "peer-disconnected", "message": "Stranger has disconnected"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from chalicelib import entry
-from tests.support.events import message_event
+from testkit.events import message_event
 
 
 def test_stats_report_waiting_chatting_matches_and_median_wait(policy_harness, clock):
@@ -32,7 +32,7 @@ def test_stats_report_waiting_chatting_matches_and_median_wait(policy_harness, c
 
 def test_handlers_print_embedded_metric_format_lines(policy_settings, redis_client, clock, capsys):
     from chalicelib.service import build
-    from tests.support.harness import Harness, RecordingSender
+    from testkit.harness import Harness, RecordingSender
 
     sender = RecordingSender()
     config = policy_settings.model_copy(update={"metrics_enabled": True})

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from localdev.fairness import FairScheduler
+from testkit.policies import RELAXED
 from tests.gateway.clients import connect, recv_json, send, whoami
 from tests.gateway.gateway_process import PROJECT_DIR, GatewayProcess
-from tests.support.policies import RELAXED
 
 
 class Jobs:

@@ -22,11 +22,11 @@ from chalicelib.keys import Keys
 from chalicelib.service import build
 from chalicelib.store import Unavailable
 from localdev.redis_server import RedisServer
+from testkit.harness import FakeClock, Harness, RecordingSender
+from testkit.policies import RELAXED
 from tests.support import invariants
 from tests.support.faults import paused
-from tests.support.harness import FakeClock, Harness, RecordingSender
 from tests.support.latency_proxy import LatencyProxy
-from tests.support.policies import RELAXED
 
 TIMEOUT = 0.5  # seconds; the fence is half of it
 UNAVAILABLE = "unavailable"

@@ -18,9 +18,9 @@ from chalicelib.config import load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import build
 from localdev.redis_server import RedisServer
-from tests.conftest import RELAXED
+from testkit.harness import FakeClock, Harness, RecordingSender
+from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support import invariants
-from tests.support.harness import FakeClock, Harness, RecordingSender
 from tests.support.latency_proxy import LatencyProxy
 
 KNOWN_CODES = {"unavailable", "not_connected", "in_room", "not_in_room", "wrong_room", "not_joined"}

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from chalicelib import entry, protocol
 from chalicelib.errors import MESSAGES, ClientError
 from chalicelib.handlers import HANDLERS
-from tests.conftest import RELAXED
+from testkit.events import connect_event, message_event
+from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support import invariants
-from tests.support.events import connect_event, message_event
 
 USER_STATE = ("alive", "conns", "queue", "seats", "rooms")
 
@@ -183,7 +183,7 @@ def test_hostile_connect_headers_are_stored_safely_or_refused(harness, redis_cli
 def test_fuzzed_connect_query_strings_and_agents_never_crash(redis_server, query, agent):
     from chalicelib.config import load_settings
     from chalicelib.service import build
-    from tests.support.harness import RecordingSender
+    from testkit.harness import RecordingSender
 
     service = build(load_settings({"REDIS_URL": redis_server.url, **RELAXED}), sender=RecordingSender())
     event = connect_event("RnV6ekNvbm5lY3Q=", query=query, user_agent=agent)

@@ -4,7 +4,7 @@ After every step the Redis invariants hold and every connection has received exa
 the reference model (``tests/support/model.py``) predicts, in order.
 
 Every run replays exactly: connection and message ids come from a per-machine counter
-(``tests.support.events.Ids``) and the clock moves only when a rule moves it, so the only
+(``testkit.events.Ids``) and the clock moves only when a rule moves it, so the only
 randomness is hypothesis's own. The room codes and resume tokens the server makes are random,
 but nothing here branches on their values; the rules learn them right after each delivery, and
 the invariants only read.
@@ -39,10 +39,10 @@ from chalicelib import entry, sweep
 from chalicelib.keys import Keys
 from chalicelib.service import build
 from chalicelib.store import Unavailable
-from tests.conftest import RELAXED
+from testkit.events import Ids, connect_event, disconnect_event, message_event
+from testkit.harness import FakeClock, RecordingSender
+from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support import invariants
-from tests.support.events import Ids, connect_event, disconnect_event, message_event
-from tests.support.harness import FakeClock, RecordingSender
 from tests.support.model import Conn, Model
 
 MAX_CONNECTIONS = 10  # open at once; more come as others close

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.support.events import new_connection_id
-from tests.support.harness import Harness
+from testkit.events import new_connection_id
+from testkit.harness import Harness
 
 # 43 characters, as `secrets.token_urlsafe(32)` makes for `make dev`.
 TEST_IDENTITY_SECRET = "dGVzdC1pZGVudGl0eS1zZWNyZXQtb2YtNDMtY2hhcnM"

@@ -9,9 +9,8 @@ from typing import Any
 
 from chalicelib.config import load_settings
 from chalicelib.service import build
-
-from .harness import FakeClock, Harness, RecordingSender
-from .policies import RELAXED
+from testkit.harness import FakeClock, Harness, RecordingSender
+from testkit.policies import RELAXED
 
 TURN_URLS = ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"]
 STUN_URL = "stun:stun.example.org:3478"

@@ -1,4 +1,4 @@
-"""API Gateway WebSocket events built from the recorded samples in ``tests/events/``.
+"""API Gateway WebSocket events built from the recorded samples in ``testkit/events/``.
 
 Each builder copies a recorded event and changes only what a test cares about, so every event
 the handlers see has the real shape.
@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 
 @cache
