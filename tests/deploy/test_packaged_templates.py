@@ -340,3 +340,17 @@ def test_the_printed_deploy_command_passes_a_bucket_for_templates_over_the_inlin
     assert packaged["prod"].stat().st_size > 51_200  # CloudFormation's TemplateBody limit
     deploy_step = NEXT_STEPS.split("aws cloudformation deploy", 1)[1]
     assert "--s3-bucket" in deploy_step
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_the_code_zip_carries_every_lua_script_and_web_file(packaged, stage):
+    """The scripts and the page are files, not Python: Chalice must ship them with chalicelib/."""
+    import zipfile
+
+    from chalicelib import scripts, web
+
+    with zipfile.ZipFile(packaged[stage].parent / "deployment.zip") as code:
+        shipped = set(code.namelist())
+    wanted = {f"chalicelib/scripts/lua/{path.name}" for path in scripts.LUA_DIR.glob("*.lua")}
+    wanted |= {f"chalicelib/web/{path.name}" for path in web.WEB_DIR.iterdir() if path.is_file()}
+    assert len(wanted) > 30 and wanted <= shipped, sorted(wanted - shipped)
