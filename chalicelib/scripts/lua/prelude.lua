@@ -268,14 +268,15 @@ end
 -- x takes y when x named no interests, shares one with y, or has waited past the fallback.
 local function accepts(x, y, waited) return #tags_of(x) == 0 or waited >= P.fallback_ms or #common_tags(x, y) > 0 end
 
--- a and b (with infos and time waited) may be paired now. Two sockets of one device never
--- are; a report between two devices blocks just those two.
-local function compatible(a, ai, wa, b, bi, wb, allow_repeat)
-  local da, db = dev_of(ai, a), dev_of(bi, b)
-  if a == b or da == db then return false end
-  if unexpired(BLOCKED, pair_key(da, db)) then return false end
-  if not allow_repeat and unexpired(RECENT, pair_key(da, db)) then return false end
-  return accepts(ai, bi, wa) and accepts(bi, ai, wb)
+-- Matching sees a waiter as {cid, info, waited (ms)}.
+-- x and y may be paired now. Two sockets of one device never are; a report between two devices
+-- blocks just those two.
+local function compatible(x, y, allow_repeat)
+  local dx, dy = dev_of(x.info, x.cid), dev_of(y.info, y.cid)
+  if x.cid == y.cid or dx == dy then return false end
+  if unexpired(BLOCKED, pair_key(dx, dy)) then return false end
+  if not allow_repeat and unexpired(RECENT, pair_key(dx, dy)) then return false end
+  return accepts(x.info, y.info, x.waited) and accepts(y.info, x.info, y.waited)
 end
 
 local function can_pair(cid)
@@ -286,9 +287,10 @@ local function seat_json(room, role, peer, token)
   return cjson.encode({room = room, role = role, peer = peer, joined = 0, token = token})
 end
 
--- `a` has waited longer and becomes the initiator; `waited` is how long, for /stats; ai, bi
--- are their infos.
-local function pair(a, b, code, token_a, token_b, waited, ai, bi)
+-- Seats waiters x and y in a new room: x has waited longer and becomes the initiator (how long
+-- goes to /stats). `fresh` = {code, a, b}: the room code and the two resume tokens.
+local function pair(x, y, fresh)
+  local a, b, code, token_a, token_b = x.cid, y.cid, fresh.code, fresh.a, fresh.b
   redis.call('ZREM', QUEUE, a, b)
   redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
   redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
@@ -297,9 +299,9 @@ local function pair(a, b, code, token_a, token_b, waited, ai, bi)
     redis.call('ZADD', FRESH, NOW + P.announce_ms, code)
     mark(FRESH)
   end
-  redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(dev_of(ai, a), dev_of(bi, b)))
+  redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(dev_of(x.info, a), dev_of(y.info, b)))
   redis.call('ZREMRANGEBYSCORE', MATCHES, '-inf', NOW - 60000)
-  redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(waited))
+  redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(x.waited))
   mark(SEATS)
   mark(ROOMS)
   mark(TOKENS)
@@ -319,8 +321,9 @@ local function find_partner(cid, me, fresh, out)
         redis.call('ZREM', QUEUE, other)
       else
         local info = conn_of(other)
-        if compatible(other, info, NOW - since, cid, me, 0, false) then
-          pair(other, cid, fresh.code, fresh.a, fresh.b, NOW - since, info, me)
+        local waiter, newcomer = {cid = other, info = info, waited = NOW - since}, {cid = cid, info = me, waited = 0}
+        if compatible(waiter, newcomer, false) then
+          pair(waiter, newcomer, fresh)
           out.partner, out.partner_name, out.own_name = other, name_of(info), name_of(me)
           out.room, out.token_partner, out.token_own = fresh.code, fresh.a, fresh.b
           out.common, out.waited = common_tags(info, me), NOW - since

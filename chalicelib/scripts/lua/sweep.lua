@@ -97,10 +97,10 @@ local used, next_code = {}, 1
 local function try_pair(x, y, allow_repeat)
   local spare = fresh[next_code]
   if not spare or used[x.cid] or used[y.cid] then return end
-  if not compatible(x.cid, x.info, x.waited, y.cid, y.info, y.waited, allow_repeat) then return end
+  if not compatible(x, y, allow_repeat) then return end
   next_code = next_code + 1
   used[x.cid], used[y.cid] = true, true
-  pair(x.cid, y.cid, spare.code, spare.a, spare.b, x.waited, x.info, y.info)
+  pair(x, y, spare)
   table.insert(out.pairs, {
     a = x.cid, a_name = name_of(x.info), b = y.cid, b_name = name_of(y.info), room = spare.code,
     token_a = spare.a, token_b = spare.b, common = common_tags(x.info, y.info), waited = x.waited,
