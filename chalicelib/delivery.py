@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events
+from .outcomes import Announced, Ended, Matched, Pair, Queued, Stale, Told
 from .service import Service
-from .store import Ended, Pair
 
 
 @dataclass
@@ -59,31 +59,35 @@ class Outbox:
     def close(self, cid: str) -> None:
         self.service.sender.close(self.endpoint, cid)
 
-    def announce(self, pair: Pair) -> str:
+    def announce(self, pair: Pair) -> Announced:
         """Tell both members of a new room, the initiator (who waited) first.
 
         When a member is gone its room ends at once, held seat or not (it never received its
         token, so there is nothing to resume): a member already told hears
         ``peer-disconnected``; one not yet told goes back to looking, which may pair it again,
-        and is announced in turn. Returns ``matched`` when a pair was told, otherwise the
-        outcome for the member left (``queued``, ``gone``, ``stale``, ``not_connected``).
+        and is announced in turn. The one re-match routine for handlers and the sweep alike.
         """
         ice, store = self.service.ice, self.service.store
         while True:
             to_initiator = events.matched(pair.room, True, pair.responder_name, ice.for_connection(pair.initiator),
                                           pair.initiator_token, pair.common)
             if not self.post(pair.initiator, to_initiator):
-                result = store.abandon(pair, gone=pair.initiator, told=False)
-                if result.pair is not None:
-                    pair = result.pair
-                    continue
-                if result.status == "queued":
-                    self.send(pair.responder, events.queued(already=False))
-                return result.status
+                match store.abandon(pair, gone=pair.initiator, told=False):
+                    case Matched(pair=again):
+                        pair = again
+                        continue
+                    case Queued():
+                        self.send(pair.responder, events.queued(already=False))
+                        return "queued"
+                    case Stale():
+                        return "stale"
+                    case _:
+                        return "not_connected"
             to_responder = events.matched(pair.room, False, pair.initiator_name, ice.for_connection(pair.responder),
                                           pair.responder_token, pair.common)
             if not self.post(pair.responder, to_responder):
-                result = store.abandon(pair, gone=pair.responder, told=True)
-                self.tell(Ended(result.get("peer"), pair.room))
+                match store.abandon(pair, gone=pair.responder, told=True):
+                    case Told(ended=ended):
+                        self.tell(ended)
                 return "gone"
             return "matched"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from . import protocol
@@ -17,9 +18,10 @@ from .errors import ClientError, error_event
 from .handlers import HANDLERS
 from .handlers.context import Context
 from .metrics import Metrics
+from .outcomes import Ended
 from .sender import CloseFailed
 from .service import Service, default
-from .store import Ended, Unavailable, now_ms
+from .store import Unavailable, now_ms
 from .sweep import SweepStats, run
 
 log = logging.getLogger(__name__)
@@ -154,12 +156,10 @@ def _penalise(service: Service, cid: str) -> tuple[bool, Ended | None]:
     """A frame refused before any script ran still cost an invocation: charge it to the abuse
     bucket. (True, the room it ended) when the bucket ran dry and the socket should be closed."""
     try:
-        result = service.store.penalise(cid)
+        refused = service.store.penalise(cid)
     except Unavailable:
         return False, None
-    if not result.refusal.close:
-        return False, None
-    return True, Ended(result.get("ended_peer"), result.get("ended_room"))
+    return refused.close, refused.ended
 
 
 def _reply_error(outbox: Outbox, cid: str, event: dict[str, Any], action: str) -> None:
@@ -205,22 +205,21 @@ def stats(service: Service | None = None) -> tuple[dict[str, Any], int]:
     """People waiting and chatting, matches and median wait over the last minute: one read."""
     service = service or default()
     try:
-        raw = service.store.stats()
+        stats = service.store.stats()
     except Unavailable as exc:
         log.error("stats failed: %s", exc)
         return {"error": "unavailable"}, 503
-    waits = raw["waits"]
     return {
-        "online": raw["online"],
-        "waiting": raw["waiting"],
-        "chatting": raw["chatting"] * 2,
-        "chats_in_progress": raw["chatting"],
-        "matches_last_minute": len(waits),
-        "median_wait_ms": _median(waits),
+        "online": stats.online,
+        "waiting": stats.waiting,
+        "chatting": stats.chatting * 2,
+        "chats_in_progress": stats.chatting,
+        "matches_last_minute": len(stats.waits),
+        "median_wait_ms": _median(stats.waits),
     }, 200
 
 
-def _median(values: list[float]) -> float | None:
+def _median(values: Sequence[float]) -> float | None:
     # Not statistics.median: importing statistics costs milliseconds on every cold start.
     ordered = sorted(values)
     if not ordered:

@@ -37,7 +37,7 @@ class ClientError(Exception):
         self.message = message or MESSAGES[code]
         self.close = close  # sustained abuse: close the connection after answering
         self.charged = charged  # a script already drew this refusal from the abuse bucket
-        self.ended = ended  # store.Ended: the room a close for abuse ended, whose peer must be told
+        self.ended = ended  # outcomes.Ended: the room a close for abuse ended, whose peer must be told
         self.extra = extra
 
     def event(self) -> dict[str, Any]:

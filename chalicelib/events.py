@@ -7,6 +7,7 @@ display name it chose and its role in the room.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -20,14 +21,14 @@ def matched(
     peer_name: str,
     ice_servers: list[dict[str, Any]],
     resume_token: str,
-    interests: list[str],
+    interests: Sequence[str],
 ) -> dict[str, Any]:
     return {
         "event": "matched",
         "room_code": room,
         "initiator": initiator,
         "peer": {"name": peer_name},
-        "interests": interests,
+        "interests": list(interests),
         "ice_servers": ice_servers,
         "resume_token": resume_token,
     }

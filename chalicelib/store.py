@@ -1,7 +1,7 @@
 """Typed access to the state scripts: one method per state change, one round trip each.
 
 Redis failures surface as :class:`Unavailable`, so handlers answer ``unavailable`` rather than
-crash; everything a script can answer becomes a small result type.
+crash. Each script's reply is decoded here, once, into the types of ``outcomes.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,25 @@ import redis
 from . import scripts
 from .identity import EPHEMERAL_PREFIX, Device
 from .keys import Keys
+from .outcomes import (
+    ConnectStatus,
+    Duplicate,
+    Ended,
+    Left,
+    Matched,
+    Pair,
+    Pong,
+    Queued,
+    Refused,
+    Relayed,
+    Reported,
+    Resumed,
+    Stale,
+    Stats,
+    Swept,
+    Told,
+    Verified,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +70,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _fresh_room() -> tuple[str, str, str]:
+def _fresh_room() -> dict[str, str]:
     """A room code and two resume tokens, made in Python (the OS CSPRNG), for a pair a call may form."""
-    return new_room_code(), new_token(), new_token()
+    return {"code": new_room_code(), "token_a": new_token(), "token_b": new_token()}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -63,7 +82,7 @@ def as_list(value: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class Policy:
-    """Everything the scripts decide by, sent with each call as ARGV[7]."""
+    """Everything the scripts decide by, sent with each call as ``P``."""
 
     fallback_ms: int = 10_000
     repeat_ms: int = 300_000
@@ -92,54 +111,21 @@ class Policy:
         return json.dumps(fields, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
-class Ended:
-    """A room an action ended or put on hold: ``peer`` must be told, unless it is empty."""
-
-    peer: str = ""
-    room: str = ""
-    held: bool = False
+def _refusal(status: str, details: dict[str, Any]) -> Refused:
+    close = bool(details.get("close", False))
+    ended = Ended(details.get("ended_peer", ""), details.get("ended_room", "")) if close else None
+    return Refused(status, int(details.get("retry_ms", 0)), close, ended)
 
 
-@dataclass(frozen=True)
-class Refusal:
-    retry_ms: int = 0
-    close: bool = False
+def _refused(status: str, details: dict[str, Any]) -> Refused | Duplicate:
+    """Every answer that is not the script's success: a duplicate delivery, or a refusal."""
+    return Duplicate() if status == "duplicate" else _refusal(status, details)
 
 
-@dataclass(frozen=True)
-class Pair:
-    initiator: str
-    initiator_name: str
-    responder: str
-    responder_name: str
-    room: str
-    initiator_token: str
-    responder_token: str
-    common: list[str]
-    waited_ms: int
-
-
-@dataclass(frozen=True)
-class Result:
-    """A script's status word and its details; ``pair`` when the call formed a room."""
-
-    status: str
-    details: dict[str, Any] = field(default_factory=dict)
-    pair: Pair | None = None
-
-    def get(self, key: str, default: Any = "") -> Any:
-        return self.details.get(key, default)
-
-    @property
-    def refusal(self) -> Refusal:
-        return Refusal(int(self.get("retry_ms", 0)), bool(self.get("close", False)))
-
-
-def _matched(details: dict[str, Any], newcomer: str) -> Pair:
+def _pair(details: dict[str, Any], newcomer: str) -> Pair:
     """The pair a seek or re-match formed: the partner waited and initiates, unless the answer
     re-announces a room in which this connection is the initiator."""
-    common, waited = as_list(details.get("common")), int(details.get("waited", 0))
+    common, waited = tuple(as_list(details.get("common"))), int(details.get("waited", 0))
     if details.get("role") == "initiator":
         return Pair(newcomer, details["own_name"], details["partner"], details["partner_name"], details["room"],
                     details["token_own"], details["token_partner"], common, waited)
@@ -147,13 +133,15 @@ def _matched(details: dict[str, Any], newcomer: str) -> Pair:
                 details["token_partner"], details["token_own"], common, waited)
 
 
-@dataclass(frozen=True)
-class SweepResult:
-    evicted: int
-    ended: list[Ended]
-    pairs: list[Pair]
-    next_due: int
-    endpoint: str
+def _seeking(status: str, details: dict[str, Any], newcomer: str) -> Matched | Queued | None:
+    """The answers of a call that looks for a partner, or None for any other."""
+    left = Ended(details.get("left_peer", ""), details.get("left_room", ""))
+    identity = details.get("identity") or ""
+    if status == "matched":
+        return Matched(_pair(details, newcomer), left, bool(details.get("again", False)), identity)
+    if status in {"queued", "exists"}:
+        return Queued(int(details.get("queue_length", 0)), status == "exists", left, identity)
+    return None
 
 
 class Store:
@@ -185,51 +173,65 @@ class Store:
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.STATE_SCRIPTS}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
-    def _run(self, name: str, *args: Any, now: int | None = None, message_id: str = "") -> Result:
-        """One script call. Its fence and call id are fixed before the first send, so a copy that
-        redis-py sends again after a timeout either replays what the first did or does nothing."""
+    def _run(self, script: str, /, *, now: int | None = None, message_id: str = "", **args: Any) -> tuple[str, Any]:
+        """One script call, its arguments by name (``scripts.SCRIPTS``). Its fence and call id
+        are fixed before the first send, so a copy that redis-py sends again after a timeout
+        either replays what the first did or does nothing."""
+        declared = scripts.SCRIPTS[script].args
+        if set(args) != set(declared):
+            raise TypeError(f"{script} takes {declared}, not {tuple(args)}")
         when = self.clock() if now is None else now
         started = self.wall()
-        fence = started + self.fence_ms if self.fence_ms else 0
+        shared = {"NOW": when, "FENCE": started + self.fence_ms if self.fence_ms else 0, "IDLE": self.idle_ms,
+                  "CAP": self.cap_ms, "MESSAGE_ID": message_id, "DEDUP_MS": self.dedup_ms, "P": self._policy_json}
+        argv = [*(shared[arg.name] for arg in scripts.SHARED_ARGS), *(args[arg] for arg in declared)]
         keys = self.keys.script_keys(when, secrets.token_hex(8))
-        argv = [when, fence, self.idle_ms, self.cap_ms, message_id, self.dedup_ms, self._policy_json, *args]
         try:
-            status, details = self._scripts[name](keys=keys, args=argv)
+            status, details = self._scripts[script](keys=keys, args=argv)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise Unavailable(f"Redis unreachable during {name}: {exc}") from exc
+            raise Unavailable(f"Redis unreachable during {script}: {exc}") from exc
         if status == "expired":
             if self.wall() - started < self.fence_ms:
                 # Answered within the fence yet judged late: Redis's clock is ahead of ours.
                 log.error("Redis clock is ahead of this host's by more than %d ms; %s runs unfenced",
-                          self.fence_ms, name)
+                          self.fence_ms, script)
                 argv[1] = 0
-                status, details = self._scripts[name](keys=self.keys.script_keys(when, secrets.token_hex(8)),
+                status, details = self._scripts[script](keys=self.keys.script_keys(when, secrets.token_hex(8)),
                                                       args=argv)
             else:
-                raise Unavailable(f"{name} reached Redis too late and did nothing", settled=True)
-        return Result(status, json.loads(details) if details != "{}" else {})
+                raise Unavailable(f"{script} reached Redis too late and did nothing", settled=True)
+        return status, json.loads(details) if details != "{}" else {}
 
     def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str,
-                device: Device | None = None) -> str:
+                device: Device | None = None) -> ConnectStatus:
         device = device or Device(EPHEMERAL_PREFIX + cid)
         record: dict[str, Any] = {"ip": ip, "dev": device.id, "ua": user_agent, "at": connected_at}
         if device.token:
             record["issue"] = device.token
         info = json.dumps(record, separators=(",", ":"))
-        return self._run("connect", cid, info, connected_at, endpoint, "1" if device.new else "0").status
+        status, _ = self._run("connect", cid=cid, info=info, connected_at=connected_at, endpoint=endpoint,
+                              new_device="1" if device.new else "0")
+        return status  # type: ignore[no-any-return]
 
-    def seek(self, cid: str, mode: str, name: str = "", tags: list[str] | None = None, message_id: str = "") -> Result:
-        """register/next; a ``matched`` result carries its ``pair``."""
+    def seek(self, cid: str, mode: str, name: str = "", tags: list[str] | None = None,
+             message_id: str = "") -> Matched | Queued | Refused | Duplicate:
+        """register and next."""
         tags_json = "" if tags is None else json.dumps(tags)
-        result = self._run("seek", cid, mode, name, tags_json, *_fresh_room(), message_id=message_id)
-        return _with_pair(result, cid)
+        status, details = self._run("seek", cid=cid, mode=mode, name=name, tags=tags_json, message_id=message_id,
+                                    **_fresh_room())
+        return _seeking(status, details, cid) or _refused(status, details)
 
-    def abandon(self, pair: Pair, gone: str, told: bool) -> Result:
+    def abandon(self, pair: Pair, gone: str, told: bool) -> Told | Matched | Queued | Stale | Refused:
         """End ``pair``'s room because ``gone`` could not be told of it; the other member is
-        named (``told``) or put back to looking, which may pair it again (``matched``)."""
+        named (``told``) or put back to looking, which may pair it again."""
         other = pair.responder if gone == pair.initiator else pair.initiator
-        result = self._run("abandon", pair.room, gone, other, "1" if told else "0", *_fresh_room())
-        return _with_pair(result, other)
+        status, details = self._run("abandon", room=pair.room, gone=gone, other=other, told="1" if told else "0",
+                                    **_fresh_room())
+        if status == "told":
+            return Told(Ended(details["peer"], details["room"]))
+        if status == "stale":
+            return Stale()
+        return _seeking(status, details, other) or Refused(status)
 
     def acknowledge(self, told: list[Ended]) -> bool:
         """Say that these peers were told their room ended, so the sweep does not tell them again.
@@ -240,54 +242,71 @@ class Store:
         if not told or not self.policy.notice_ms:  # no notices are kept: nothing to acknowledge
             return True
         try:
-            self._run("acknowledge", json.dumps([[ended.peer, ended.room] for ended in told]))
+            self._run("acknowledge", told=json.dumps([[ended.peer, ended.room] for ended in told]))
         except Unavailable as exc:
             log.warning("could not acknowledge %d ended-room notices: %s", len(told), exc)
             return False
         return True
 
-    def penalise(self, cid: str) -> Result:
-        return self._run("penalise", cid)
+    def penalise(self, cid: str) -> Refused:
+        """Charge a frame refused before any script ran to the abuse bucket."""
+        return _refusal(*self._run("penalise", cid=cid))
 
-    def leave(self, cid: str, message_id: str = "") -> Result:
-        return self._run("leave", cid, message_id=message_id)
+    def leave(self, cid: str, message_id: str = "") -> Left | Refused | Duplicate:
+        status, details = self._run("leave", cid=cid, message_id=message_id)
+        if status == "left":
+            return Left(Ended(details["peer"], details["room"]))
+        return _refused(status, details)
 
     def disconnect(self, cid: str, hold: bool = False) -> Ended:
-        result = self._run("disconnect", cid, "1" if hold else "0")
-        return Ended(result.get("peer"), result.get("room"), result.status == "held")
+        status, details = self._run("disconnect", cid=cid, hold="1" if hold else "0")
+        return Ended(details["peer"], details["room"], status == "held")
 
-    def resume(self, cid: str, token: str, message_id: str = "") -> tuple[Result, str]:
+    def resume(self, cid: str, token: str, message_id: str = "") -> Resumed | Refused | Duplicate:
         fresh = new_token()
-        return self._run("resume", cid, token, fresh, message_id=message_id), fresh
+        status, details = self._run("resume", cid=cid, token=token, fresh=fresh, message_id=message_id)
+        if status == "resumed":
+            return Resumed(details["room"], details["role"] == "initiator", details["peer"], details["peer_name"],
+                           bool(details["peer_held"]), fresh, details.get("identity") or "")
+        return _refused(status, details)
 
-    def join(self, cid: str, room: str, message_id: str = "") -> Result:
-        return self._run("join", cid, room, message_id=message_id)
+    def join(self, cid: str, room: str, message_id: str = "") -> Verified | Refused | Duplicate:
+        status, details = self._run("join", cid=cid, room=room, message_id=message_id)
+        return Verified(details["role"]) if status == "verified" else _refused(status, details)
 
-    def relay(self, cid: str, kind: str, room: str = "", message_id: str = "") -> Result:
-        return self._run("relay", cid, room, kind, message_id=message_id)
+    def relay(self, cid: str, kind: str, room: str = "", message_id: str = "") -> Relayed | Refused | Duplicate:
+        status, details = self._run("relay", cid=cid, room=room, kind=kind, message_id=message_id)
+        if status == "ok":
+            return Relayed(details["peer"], details["name"], details["room"])
+        return _refused(status, details)
 
-    def report(self, cid: str, reason: str, message_id: str = "") -> Result:
-        return self._run("report", cid, reason, message_id=message_id)
+    def report(self, cid: str, message_id: str = "") -> Reported | Refused | Duplicate:
+        status, details = self._run("report", cid=cid, message_id=message_id)
+        if status != "reported":
+            return _refused(status, details)
+        others = tuple(Ended(item["peer"], item["room"]) for item in as_list(details.get("ended")))
+        return Reported(Ended(details["peer"], details["room"]), bool(details["banned"]),
+                        tuple(as_list(details.get("closing"))), others)
 
-    def ping(self, cid: str) -> Result:
-        return self._run("ping", cid)
+    def ping(self, cid: str) -> Pong | Refused | Duplicate:
+        status, details = self._run("ping", cid=cid)
+        return Pong(details.get("identity") or "") if status == "pong" else _refused(status, details)
 
-    def sweep(self, now: int, batch: int, pairs: int = 16) -> SweepResult:
-        fresh = [{"code": new_room_code(), "a": new_token(), "b": new_token()} for _ in range(pairs)]
-        out = self._run("sweep", batch, json.dumps(fresh), now=now).details
-        ended = [Ended(item["peer"], item["room"]) for item in as_list(out.get("ended"))]
-        formed = [
+    def sweep(self, now: int, batch: int, pairs: int = 16) -> Swept:
+        spare = [{"code": new_room_code(), "a": new_token(), "b": new_token()} for _ in range(pairs)]
+        _, out = self._run("sweep", batch=batch, fresh=json.dumps(spare), now=now)
+        ended = tuple(Ended(item["peer"], item["room"]) for item in as_list(out.get("ended")))
+        formed = tuple(
             Pair(p["a"], p["a_name"], p["b"], p["b_name"], p["room"], p["token_a"], p["token_b"],
-                 as_list(p.get("common")), int(p["waited"]))
+                 tuple(as_list(p.get("common"))), int(p["waited"]))
             for p in as_list(out.get("pairs"))
-        ]
-        return SweepResult(int(out.get("evicted", 0)), ended, formed, int(out.get("next_due", 0)),
-                           out.get("endpoint", ""))
+        )
+        return Swept(int(out.get("evicted", 0)), ended, formed, int(out.get("next_due", 0)), out.get("endpoint", ""))
 
-    def stats(self) -> dict[str, Any]:
-        details = self._run("stats").details
-        details["waits"] = as_list(details.get("waits"))
-        return details
+    def stats(self) -> Stats:
+        _, out = self._run("stats")
+        return Stats(int(out["waiting"]), int(out["chatting"]), int(out["online"]),
+                     tuple(int(wait) for wait in as_list(out.get("waits"))))
 
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
         try:
@@ -310,8 +329,3 @@ class Store:
         except (redis.ConnectionError, redis.TimeoutError):
             return False
 
-
-def _with_pair(result: Result, newcomer: str) -> Result:
-    if result.status != "matched":
-        return result
-    return Result(result.status, result.details, _matched(result.details, newcomer))

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .delivery import Outbox
+from .outcomes import Swept
 from .service import Service
-from .store import SweepResult, now_ms
+from .store import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class SweepStats:
     failed: int = 0  # announcements a failure cut short; a later pass ends what they left
 
 
-def _apply(service: Service, result: SweepResult, stats: SweepStats) -> None:
+def _apply(service: Service, result: Swept, stats: SweepStats) -> None:
     endpoint = service.settings.management_api_url or result.endpoint
     if not endpoint:
         if result.ended or result.pairs:

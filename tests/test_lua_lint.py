@@ -1,5 +1,6 @@
-"""The Lua scripts pass luacheck (Debian's lua-check) as Redis runs them: the generated KEYS
-locals, the prelude, then each body, in Lua 5.1 with Redis's globals."""
+"""The Lua scripts pass luacheck (Debian's lua-check) as Redis runs them: the generated locals,
+the prelude, then each body, in Lua 5.1 with Redis's globals; and they read exactly the
+arguments, policy fields and rate families that chalicelib/scripts declares."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def shared_names() -> list[str]:
-    names = {name.strip() for chunk in (scripts.KEY_LOCALS, scripts.lua("prelude"))
+    names = {name.strip() for chunk in (scripts.KEY_LOCALS, scripts.SHARED_LOCALS, scripts.lua("prelude"))
              for match in TOP_LEVEL.finditer(chunk) for name in match.group(1).split(",")}
     return sorted(names)
 
@@ -62,7 +63,8 @@ def test_every_shared_name_of_the_prelude_is_used_somewhere() -> None:
     """The unused-variable check is off for the prelude's names (each script uses some), so a
     name no script and no other prelude line uses would go unseen: look for it here."""
     texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
-    generated = {match.group(1).strip() for match in TOP_LEVEL.finditer(scripts.KEY_LOCALS)}
+    generated = {match.group(1).strip() for chunk in (scripts.KEY_LOCALS, scripts.SHARED_LOCALS)
+                 for match in TOP_LEVEL.finditer(chunk)}
 
     def uses(name: str) -> int:
         found = sum(len(re.findall(rf"\b{re.escape(name)}\b", text)) for text in texts)
@@ -80,3 +82,26 @@ def test_the_scripts_read_only_policy_fields_that_exist_and_every_field_is_read(
     texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
     read = {name for text in texts for name in re.findall(r"\bP\.(\w+)", text)}
     assert read == {field.name for field in dataclasses.fields(Policy)}
+
+
+@pytest.mark.parametrize("name", scripts.STATE_SCRIPTS)
+def test_each_script_reads_exactly_the_arguments_it_declares(name: str) -> None:
+    """``A`` is generated from the declaration: a field read but not declared would be nil."""
+    read = set(re.findall(r"\bA\.(\w+)", scripts.lua(name)))
+    assert read == set(scripts.SCRIPTS[name].args)
+
+
+def test_the_declared_rate_families_are_the_configured_ones_and_each_is_charged() -> None:
+    """Every family a script charges has a configured bucket, and every configured bucket is
+    charged by some script ('abuse' by every refusal, in the prelude)."""
+    from chalicelib.config import DEFAULT_RATES
+
+    declared = {family for script in scripts.SCRIPTS.values() for family in script.families}
+    assert declared | {"abuse"} == set(DEFAULT_RATES)
+    assert "take(dev_of(info, cid), 'abuse')" in scripts.lua("prelude")
+
+
+@pytest.mark.parametrize("name", [s.name for s in scripts.SCRIPTS.values() if len(s.families) == 1])
+def test_a_script_with_one_family_charges_it_by_name(name: str) -> None:
+    assert "begin(" in scripts.lua(name) and "FAMILY)" in scripts.lua(name)
+

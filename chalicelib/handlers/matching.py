@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from .. import events, protocol
-from ..store import Ended
+from ..outcomes import Left, Matched, Queued, Refused, Resumed
 from .context import Context
-from .outcomes import hand_identity, refuse, succeeded
+from .replies import hand_identity, refuse
 
 DEFAULT_NAME = "Stranger"
 
 
 def seek_partner(ctx: Context, mode: str, name: str = "", tags: list[str] | None = None) -> None:
     store, outbox, cid = ctx.service.store, ctx.outbox, ctx.connection_id
-    result = store.seek(cid, mode, name, tags, ctx.message_id)
-    if result.status == "duplicate":
-        return
-    hand_identity(ctx, result)
-    if result.status in {"matched", "queued", "exists"}:
-        outbox.tell(Ended(result.get("left_peer"), result.get("left_room")))
-        ctx.metrics.count("QueueLength", result.get("queue_length", 0) or 0, unit="Count")
-    if result.pair is not None:
-        if outbox.announce(result.pair) == "matched" and not result.get("again", False):
-            ctx.metrics.count("Matches", 1)
-            ctx.metrics.count("WaitTimeAtMatch", result.pair.waited_ms, unit="Milliseconds")
-        return
-    if result.status in {"queued", "exists"}:
-        outbox.send(cid, events.queued(already=result.status == "exists"))
-        return
-    refuse(result)
+    match store.seek(cid, mode, name, tags, ctx.message_id):
+        case Matched() as matched:
+            hand_identity(ctx, matched.identity)
+            outbox.tell(matched.left)
+            ctx.metrics.count("QueueLength", 0, unit="Count")
+            if outbox.announce(matched.pair) == "matched" and not matched.again:
+                ctx.metrics.count("Matches", 1)
+                ctx.metrics.count("WaitTimeAtMatch", matched.pair.waited_ms, unit="Milliseconds")
+        case Queued() as queued:
+            hand_identity(ctx, queued.identity)
+            outbox.tell(queued.left)
+            ctx.metrics.count("QueueLength", queued.queue_length, unit="Count")
+            outbox.send(cid, events.queued(already=queued.already))
+        case Refused() as refused:
+            refuse(refused)
 
 
 def register(ctx: Context, msg: protocol.Register) -> None:
@@ -39,24 +38,22 @@ def next_(ctx: Context, msg: protocol.Next) -> None:
 
 
 def resume(ctx: Context, msg: protocol.Resume) -> None:
-    result, token = ctx.service.store.resume(ctx.connection_id, msg.token, ctx.message_id)
-    if not succeeded(result, "resumed"):
-        return
-    hand_identity(ctx, result)
-    room, initiator = result.get("room"), result.get("role") == "initiator"
-    ice = ctx.service.ice.for_connection(ctx.connection_id)
-    peer_away = bool(result.get("peer_held"))
-    ctx.outbox.send(
-        ctx.connection_id, events.resumed(room, initiator, result.get("peer_name"), ice, token, peer_away)
-    )
-    if not peer_away:
-        ctx.outbox.send(result.get("peer"), events.peer_resumed(room))
+    match ctx.service.store.resume(ctx.connection_id, msg.token, ctx.message_id):
+        case Resumed() as resumed:
+            hand_identity(ctx, resumed.identity)
+            ice = ctx.service.ice.for_connection(ctx.connection_id)
+            ctx.outbox.send(ctx.connection_id, events.resumed(resumed.room, resumed.initiator, resumed.peer_name, ice,
+                                                              resumed.token, resumed.peer_away))
+            if not resumed.peer_away:
+                ctx.outbox.send(resumed.peer, events.peer_resumed(resumed.room))
+        case Refused() as refused:
+            refuse(refused)
 
 
 def leave(ctx: Context, msg: protocol.Leave) -> None:
-    result = ctx.service.store.leave(ctx.connection_id, ctx.message_id)
-    if not succeeded(result, "left"):
-        return
-    ctx.outbox.tell(Ended(result.get("peer"), result.get("room")))
-    ctx.outbox.send(ctx.connection_id, events.left())
-
+    match ctx.service.store.leave(ctx.connection_id, ctx.message_id):
+        case Left(ended=ended):
+            ctx.outbox.tell(ended)
+            ctx.outbox.send(ctx.connection_id, events.left())
+        case Refused() as refused:
+            refuse(refused)

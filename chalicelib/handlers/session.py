@@ -3,39 +3,45 @@
 from __future__ import annotations
 
 from .. import events, protocol
+from ..outcomes import Pong, Refused, Reported
 from ..sender import CloseFailed
-from ..store import Ended, as_list
 from .context import Context
-from .outcomes import hand_identity, succeeded
+from .replies import hand_identity, refuse
 
 
 def ping(ctx: Context, msg: protocol.Ping) -> None:
-    result = ctx.service.store.ping(ctx.connection_id)
-    if succeeded(result, "pong"):
-        hand_identity(ctx, result)
-        ctx.outbox.send(ctx.connection_id, events.pong())
+    match ctx.service.store.ping(ctx.connection_id):
+        case Pong(identity=identity):
+            hand_identity(ctx, identity)
+            ctx.outbox.send(ctx.connection_id, events.pong())
+        case Refused() as refused:
+            refuse(refused)
 
 
 def report(ctx: Context, msg: protocol.Report) -> None:
-    result = ctx.service.store.report(ctx.connection_id, msg.reason, ctx.message_id)
-    if not succeeded(result, "reported"):
-        return
-    ctx.metrics.count("Reports")
-    ctx.outbox.tell(Ended(result.get("peer"), result.get("room")))
-    if result.get("banned"):
-        ctx.metrics.count("Bans")
-        for ended in as_list(result.get("ended")):  # rooms the banned address's other sockets were in
-            ctx.outbox.tell(Ended(ended["peer"], ended["room"]))
-        failed: list[CloseFailed] = []
-        for sock in as_list(result.get("closing")):  # say so (browsers hide a 403 at $connect), then close
-            ctx.outbox.post(sock, events.banned())
-            try:
-                ctx.outbox.close(sock)
-            except CloseFailed as exc:  # close the others all the same, then fail loudly
-                failed.append(exc)
-        ctx.outbox.send(ctx.connection_id, events.reported())
-        if failed:
-            raise failed[0]
-        return
-    ctx.outbox.send(ctx.connection_id, events.reported())
+    match ctx.service.store.report(ctx.connection_id, ctx.message_id):
+        case Reported() as reported:
+            ctx.metrics.count("Reports")
+            ctx.outbox.tell(reported.ended)
+            failed = _close_banned(ctx, reported) if reported.banned else []
+            ctx.outbox.send(ctx.connection_id, events.reported())
+            if failed:  # every other socket was closed and the reporter answered: now fail loudly
+                raise failed[0]
+        case Refused() as refused:
+            refuse(refused)
 
+
+def _close_banned(ctx: Context, reported: Reported) -> list[CloseFailed]:
+    """Tell the peers of the rooms the banned sockets were in, then tell each banned socket (a
+    browser hides a 403 at $connect) and close it. Returns the closes that failed."""
+    ctx.metrics.count("Bans")
+    for ended in reported.others:
+        ctx.outbox.tell(ended)
+    failed: list[CloseFailed] = []
+    for sock in reported.closing:
+        ctx.outbox.post(sock, events.banned())
+        try:
+            ctx.outbox.close(sock)
+        except CloseFailed as exc:
+            failed.append(exc)
+    return failed

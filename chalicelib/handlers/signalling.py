@@ -3,29 +3,35 @@ sender's current peer as recorded by the server, never a client-supplied target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .. import events, protocol
 from ..errors import ClientError
-from ..store import Result
+from ..outcomes import Refused, Relayed, Verified
 from .context import Context
-from .outcomes import succeeded
+from .replies import refuse
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:
-    result = ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id)
-    if not succeeded(result, "verified"):
-        return
-    ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, result.get("role")))
+    match ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id):
+        case Verified(role=role):
+            ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, role))
+        case Refused() as refused:
+            refuse(refused)
 
 
-def _relay(ctx: Context, kind: str, room: str) -> Result | None:
-    result = ctx.service.store.relay(ctx.connection_id, kind, room, ctx.message_id)
-    return result if succeeded(result, "ok") else None
+def _relay(ctx: Context, kind: str, room: str, event: Callable[[Relayed], dict[str, Any]]) -> None:
+    """Relay to the sender's peer; ``event(relayed)`` builds what the peer receives."""
+    match ctx.service.store.relay(ctx.connection_id, kind, room, ctx.message_id):
+        case Relayed() as relayed:
+            ctx.outbox.send(relayed.peer, event(relayed))
+        case Refused() as refused:
+            refuse(refused)
 
 
 def signal(ctx: Context, msg: protocol.Signal) -> None:
-    result = _relay(ctx, msg.type, msg.room_code)
-    if result is not None:
-        ctx.outbox.send(result.get("peer"), events.signal(result.get("room"), result.get("name"), msg.type, msg.data))
+    _relay(ctx, msg.type, msg.room_code, lambda to: events.signal(to.room, to.name, msg.type, msg.data))
 
 
 def chat(ctx: Context, msg: protocol.Chat) -> None:
@@ -34,12 +40,8 @@ def chat(ctx: Context, msg: protocol.Chat) -> None:
         raise ClientError("invalid_field", "Chat messages cannot be empty.")
     if len(msg.message) > limit:
         raise ClientError("too_large", f"Chat messages are limited to {limit} characters.")
-    result = _relay(ctx, "chat", msg.room_code)
-    if result is not None:
-        ctx.outbox.send(result.get("peer"), events.chat(result.get("room"), result.get("name"), msg.message, msg.seq))
+    _relay(ctx, "chat", msg.room_code, lambda to: events.chat(to.room, to.name, msg.message, msg.seq))
 
 
 def typing(ctx: Context, msg: protocol.Typing) -> None:
-    result = _relay(ctx, "typing", msg.room_code)
-    if result is not None:
-        ctx.outbox.send(result.get("peer"), events.typing(result.get("room")))
+    _relay(ctx, "typing", msg.room_code, lambda to: events.typing(to.room))

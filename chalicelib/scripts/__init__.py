@@ -1,26 +1,25 @@
 """Lua scripts: every state change is exactly one of these, so each action is one round trip
 (and one more, an acknowledgement, when it ended someone else's room).
 
-Contract shared by every state script: KEYS are ``keys.SCRIPT_KEYS`` in that order (the key
-schema and what each holds is in ``keys.py``; the Lua locals ``ALIVE = KEYS[1]``... are generated
-from that list, ``KEY_LOCALS`` below), and the first seven ARGV are the same for every call::
+Each script is declared once, in ``SCRIPTS``: its name (its body is ``lua/<name>.lua``, shipped
+with the package: Chalice packages all of ``chalicelib/``), its own named arguments and the rate
+families it charges. Everything the two sides must agree on is generated from here and from
+``keys.SCRIPT_KEYS``, never kept by hand in Lua:
 
-    ARGV[1] = now (ms), passed in so tests and sweeps control the clock
-    ARGV[2] = fence: the wall-clock time (ms, Redis's TIME) past which the call does nothing
-              and answers ``expired`` (0: no fence)
-    ARGV[3] = idle timeout (ms), ARGV[4] = connection cap (ms), also the TTL of every key written
-    ARGV[5] = API Gateway messageId of the client frame ('' if none)
-    ARGV[6] = how long (ms) a messageId is remembered
-    ARGV[7] = JSON policy (see store.Policy)
+* ``local ALIVE = KEYS[1]`` ... : one local per key, in ``SCRIPT_KEYS`` order;
+* the shared arguments every call passes first (``SHARED_ARGS``: ``NOW``, ``FENCE``, ``P``...);
+* ``local A = {cid = ARGV[8], ...}``: the script's own arguments, by name;
+* ``local FAMILY = 'seek'``: the rate family, when the script charges exactly one.
 
-The Lua lives in ``lua/``: ``prelude.lua`` (shared) and one file per script, whose
-script-specific arguments start at ARGV[8] and are documented at its top. Scripts
-never build key names: every key arrives in KEYS and all share one hash tag (one cluster slot).
-Each script returns ``{status, JSON details}``; ``store.py`` turns that into types.
+The store passes arguments by name (``Store._run``) and orders them from the same declaration.
+The prelude (``lua/prelude.lua``) holds what all scripts share. Scripts never build key names:
+every key arrives in KEYS. Each returns ``{status, JSON details}``, which ``store.py`` decodes
+into the types of ``outcomes.py``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -28,29 +27,87 @@ from ..keys import SCRIPT_KEYS
 
 LUA_DIR = Path(__file__).parent / "lua"
 
-# Every state script, by name: its body is lua/<name>.lua, run after lua/prelude.lua.
-STATE_SCRIPTS = (
-    "connect", "disconnect", "ping", "penalise",  # a connection's life
-    "seek", "abandon", "leave", "resume",  # entering and leaving rooms
-    "join", "relay", "report",  # inside a room
-    "sweep", "acknowledge", "stats",  # the safety net, and the read behind GET /stats
+
+@dataclass(frozen=True)
+class Arg:
+    """A shared argument: its Lua local and how the Lua side reads the string it arrives as."""
+
+    name: str
+    read: str = "tonumber"  # tonumber | cjson.decode | '' (kept as a string)
+
+
+# The arguments every state script receives first, in this order.
+SHARED_ARGS = (
+    Arg("NOW"),  # ms; passed in so tests and sweeps control the clock
+    Arg("FENCE"),  # Redis wall clock (ms) past which the call does nothing and answers 'expired'; 0: none
+    Arg("IDLE"),  # the idle timeout (ms)
+    Arg("CAP"),  # the connection cap (ms), also the TTL of every key written
+    Arg("MESSAGE_ID", ""),  # API Gateway messageId of the client frame ('' if none)
+    Arg("DEDUP_MS"),  # how long a messageId is remembered
+    Arg("P", "cjson.decode"),  # the policy: store.Policy under its own field names
 )
+
+
+@dataclass(frozen=True)
+class Script:
+    """One state script: its name, its own arguments (``A.<name>`` in Lua, all strings) and the
+    rate families (``config.DEFAULT_RATES``) its calls charge."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+
+    def header(self) -> str:
+        fields = [f"  {arg} = ARGV[{i}]," for i, arg in enumerate(self.args, start=len(SHARED_ARGS) + 1)]
+        lines = ["local A = {", *fields, "}"] if self.args else []
+        if len(self.families) == 1:
+            lines.append(f"local FAMILY = '{self.families[0]}'")
+        return "\n".join(lines)
+
+
+SCRIPTS = {
+    script.name: script
+    for script in (
+        # a connection's life
+        Script("connect", ("cid", "info", "connected_at", "endpoint", "new_device")),
+        Script("disconnect", ("cid", "hold")),
+        Script("ping", ("cid",), ("misc",)),
+        Script("penalise", ("cid",)),
+        # entering and leaving rooms
+        Script("seek", ("cid", "mode", "name", "tags", "code", "token_a", "token_b"), ("seek",)),
+        Script("abandon", ("room", "gone", "other", "told", "code", "token_a", "token_b")),
+        Script("leave", ("cid",), ("misc",)),
+        Script("resume", ("cid", "token", "fresh"), ("seek",)),
+        # inside a room
+        Script("join", ("cid", "room"), ("misc",)),
+        Script("relay", ("cid", "room", "kind"), ("signal", "chat", "typing")),
+        Script("report", ("cid",), ("misc",)),
+        # the safety net, and the read behind GET /stats
+        Script("sweep", ("batch", "fresh")),
+        Script("acknowledge", ("told",)),
+        Script("stats"),
+    )
+}
+STATE_SCRIPTS = tuple(SCRIPTS)
 
 # The KEYS locals every state script starts with, generated from the one key list.
 KEY_LOCALS = "\n".join(f"local {name.upper()} = KEYS[{i}]" for i, name in enumerate(SCRIPT_KEYS, start=1))
+SHARED_LOCALS = "\n".join(
+    f"local {arg.name} = {arg.read}(ARGV[{i}])" if arg.read else f"local {arg.name} = ARGV[{i}]"
+    for i, arg in enumerate(SHARED_ARGS, start=1)
+)
 
 
 def lua(name: str) -> str:
-    """The text of lua/<name>.lua (shipped with the package: Chalice packages all of chalicelib/)."""
+    """The text of lua/<name>.lua."""
     return (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
 
 
 @cache
 def source(name: str) -> str:
-    """The full Lua text of one state script: the KEYS locals, the prelude, then its body."""
-    if name not in STATE_SCRIPTS:
-        raise KeyError(f"no state script {name!r}")
-    return f"{KEY_LOCALS}\n{lua('prelude')}\n{lua(name)}"
+    """The full Lua text of one state script: the generated locals, the prelude, then its body."""
+    script = SCRIPTS[name]
+    return "\n".join(part for part in (KEY_LOCALS, SHARED_LOCALS, script.header(), lua("prelude"), lua(name)) if part)
 
 
 # Not a state script: it gets only the lock key and its holder's token.

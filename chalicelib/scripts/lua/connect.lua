@@ -1,11 +1,11 @@
--- ARGV[8] = connection id, ARGV[9] = JSON {ip, dev, ua, at[, issue]} (dev: its device identity;
--- issue: the signed identity to hand the page), ARGV[10] = connected at (ms), ARGV[11] =
--- Management API endpoint, ARGV[12] = '1' when the device is new (it was issued just now).
+-- A.cid = connection id, A.info = JSON {ip, dev, ua, at[, issue]} (dev: its device identity;
+-- issue: the signed identity to hand the page), A.connected_at = connected at (ms), A.endpoint =
+-- Management API endpoint, A.new_device = '1' when the device is new (it was issued just now).
 -- Returns 'ok', 'banned' (refuse with 403: the device or the address is banned) or 'too_many'
 -- (refuse with 429: too many new or open connections from this address or device, too many
 -- new devices from this address, or the device was closed for abuse a moment ago).
-local cid, at, new_device = ARGV[8], tonumber(ARGV[10]), ARGV[12] == '1'
-local info = cjson.decode(ARGV[9])
+local cid, at, new_device = A.cid, tonumber(A.connected_at), A.new_device == '1'
+local info = cjson.decode(A.info)
 local ip, dev = info.ip or '', dev_of(info, cid)
 if redis.call('HEXISTS', CONNS, cid) == 1 then return finish('ok') end  -- recorded already
 if unexpired(BANS, 'd:' .. dev) or (ip ~= '' and unexpired(BANS, 'a:' .. ip)) then return finish('banned') end
@@ -28,9 +28,9 @@ redis.call('HINCRBY', DEVCONNS, dev, 1)
 add_socket(DEVSOCKS, dev, cid)
 mark(DEVCONNS)
 redis.call('ZREM', TRIM, 'b:' .. dev)  -- its rate-limit buckets are in use again
-redis.call('HSET', CONNS, cid, ARGV[9])
+redis.call('HSET', CONNS, cid, A.info)
 redis.call('ZADD', ALIVE, math.min(at + CAP, NOW + IDLE), cid)
-redis.call('HSET', META, 'endpoint', ARGV[11])
+redis.call('HSET', META, 'endpoint', A.endpoint)
 mark(CONNS)
 mark(ALIVE)
 mark(META)

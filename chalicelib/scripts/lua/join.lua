@@ -1,7 +1,7 @@
--- ARGV[8] = connection id, ARGV[9] = room code claimed by the client.
+-- A.cid = connection id, A.room = room code claimed by the client.
 -- Returns verified {role} | not_in_room | wrong_room | not_connected | duplicate | rate_limited.
-local cid, code = ARGV[8], ARGV[9]
-local me, reply = begin(cid, 'misc')
+local cid, code = A.cid, A.room
+local me, reply = begin(cid, FAMILY)
 if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return refuse(cid, 'not_in_room') end

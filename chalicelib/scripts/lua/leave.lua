@@ -1,7 +1,7 @@
--- ARGV[8] = connection id. Leaves the queue or the room and goes idle.
+-- A.cid = connection id. Leaves the queue or the room and goes idle.
 -- Returns left | not_connected | duplicate | rate_limited with {peer, room} of an ended room.
-local cid = ARGV[8]
-local me, reply = begin(cid, 'misc')
+local cid = A.cid
+local me, reply = begin(cid, FAMILY)
 if not me then return reply end
 redis.call('ZREM', QUEUE, cid)
 local seat = seat_of(cid)

@@ -1,10 +1,7 @@
--- Shared by every state script, after the generated KEYS locals (ALIVE = KEYS[1], ...): the
--- policy, the fence and replay of a call, and the state primitives.
-local NOW, FENCE = tonumber(ARGV[1]), tonumber(ARGV[2])
-local IDLE, CAP = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- Shared by every state script, after the locals generated from chalicelib/scripts (the KEYS,
+-- the shared arguments NOW, FENCE, IDLE, CAP, MESSAGE_ID, DEDUP_MS and P, the script's own
+-- arguments A and its rate FAMILY): the fence and replay of a call, and the state primitives.
 local KEY_TTL = CAP
-local MESSAGE_ID, DEDUP_MS = ARGV[5], tonumber(ARGV[6])
-local P = cjson.decode(ARGV[7])
 -- {p}:trim holds entries as long as a ban or a report window: its TTL is never shortened.
 local TRIM_TTL = math.max(P.ban_ms, P.report_window_ms)
 local written = {}

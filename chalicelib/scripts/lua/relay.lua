@@ -1,10 +1,10 @@
--- signal, chat and typing. ARGV[8] = connection id, ARGV[9] = room code claimed by the client,
--- ARGV[10] = offer | answer | candidate | chat | typing. Every kind names its room, so a line
+-- signal, chat and typing. A.cid = connection id, A.room = room code claimed by the client,
+-- A.kind = offer | answer | candidate | chat | typing. Every kind names its room, so a line
 -- sent just before `next` is refused rather than reaching the next stranger.
 -- The server, not the client, picks the recipient: the sender's current peer.
 -- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
 -- wrong_room | not_joined | wrong_role | peer_reconnecting.
-local cid, room, kind = ARGV[8], ARGV[9], ARGV[10]
+local cid, room, kind = A.cid, A.room, A.kind
 local family = kind
 if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'signal' end
 local me, reply = begin(cid, family)

@@ -1,12 +1,12 @@
--- ARGV[8] = connection id, ARGV[9] = reason. Ends the chat, records the report against the
+-- A.cid = connection id. Ends the chat, records the report against the
 -- peer's device, blocks the two devices from meeting again, and bans the peer's device once
 -- enough distinct devices reported it within the window. An address is banned only once
 -- P.address_ban_devices devices from it are banned: many people may share it.
 -- Returns reported {peer, room, banned, closing = [sockets of the banned device or address,
 -- now forgotten: tell each and close it], ended = [{peer, room} of rooms those sockets were
 -- in]} | not_in_room | not_connected | banned | duplicate | rate_limited.
-local cid = ARGV[8]
-local me, reply = begin(cid, 'misc')
+local cid = A.cid
+local me, reply = begin(cid, FAMILY)
 if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return refuse(cid, 'not_in_room') end

@@ -1,9 +1,9 @@
--- ARGV[8] = new connection id, ARGV[9] = resume token, ARGV[10] = fresh token for the seat.
+-- A.cid = new connection id, A.token = resume token, A.fresh = fresh token for the seat.
 -- A dropped connection's seat, still within its grace period, moves to this connection.
 -- Returns resumed | invalid_token | in_room | not_connected | duplicate | rate_limited with
 -- {peer, room, role, peer_name, own_name, peer_held, identity}.
-local cid, token, fresh = ARGV[8], ARGV[9], ARGV[10]
-local me, reply = begin(cid, 'seek')
+local cid, token, fresh = A.cid, A.token, A.fresh
+local me, reply = begin(cid, FAMILY)
 if not me then return reply end
 if redis.call('HEXISTS', SEATS, cid) == 1 then return refuse(cid, 'in_room') end
 local old = redis.call('HGET', TOKENS, token)

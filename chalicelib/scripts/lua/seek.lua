@@ -1,14 +1,14 @@
--- register and next. ARGV[8] = connection id, ARGV[9] = 'register' | 'next',
--- ARGV[10] = display name ('' keeps the stored one), ARGV[11] = JSON list of interests
--- ('' keeps the stored ones), ARGV[12] = fresh room code, ARGV[13], ARGV[14] = fresh resume
+-- register and next. A.cid = connection id, A.mode = 'register' | 'next',
+-- A.name = display name ('' keeps the stored one), A.tags = JSON list of interests
+-- ('' keeps the stored ones), A.code = fresh room code, A.token_a, A.token_b = fresh resume
 -- tokens for the waiter and the newcomer.
 -- Returns matched | queued | exists | in_room | not_connected | banned | duplicate |
 -- rate_limited with {left_peer, left_room, partner, partner_name, own_name, room,
 -- token_partner, token_own, common, waited, queue_length, identity}.
 -- left_* name the room `next` ended ('' if none); its other member must be told. A register
 -- from a seat that never joined its room answers matched again for that room (again = true).
-local cid, mode, name, tags = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local me, reply = begin(cid, 'seek')
+local cid, mode, name, tags = A.cid, A.mode, A.name, A.tags
+local me, reply = begin(cid, FAMILY)
 if not me then return reply end
 local out = {left_peer = '', left_room = ''}
 local seat = seat_of(cid)
@@ -40,5 +40,5 @@ if redis.call('ZSCORE', QUEUE, cid) then
   out.queue_length = redis.call('ZCARD', QUEUE)
   return finish('exists', out)
 end
-local status = find_partner(cid, me, {code = ARGV[12], a = ARGV[13], b = ARGV[14]}, out)
+local status = find_partner(cid, me, {code = A.code, a = A.token_a, b = A.token_b}, out)
 return finish(status, out)
