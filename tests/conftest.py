@@ -1,6 +1,9 @@
-"""Session-wide services: a real Valkey on a free port, moto for AWS, and the app's handlers.
+"""Session-wide services: a real Valkey on a free port, moto for AWS, a loopback Management API
+and the app's handlers.
 
-Every test starts from an empty Redis and an empty moto backend.
+Every test starts from an empty Redis, an empty moto backend and a fresh Management API. moto
+intercepts botocore clients only, and the app's sender speaks HTTP itself, so what each
+connection received is read at a real HTTP Management API on loopback.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-# Dummy AWS settings before anything imports boto3; tests never reach AWS.
+# Dummy AWS settings before anything signs a request; tests never reach AWS.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -27,7 +30,6 @@ from testkit.fake_management_api import FakeManagementApi
 from testkit.harness import FakeClock, Harness, RecordingSender
 from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support.devices import TEST_IDENTITY_SECRET, DeviceHarness
-from tests.support.frames import moto_frames
 
 
 @pytest.fixture(scope="session")
@@ -98,27 +100,33 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def service(settings: Settings, redis_client: Any, clock: FakeClock, aws: None) -> Service:
-    """The real service: real Redis, real boto3 sender posting into moto."""
-    return build(settings, clock=clock)
-
-
-@pytest.fixture
-def harness(service: Service, clock: FakeClock) -> Harness:
-    return Harness(service, moto_frames, clock)
-
-
-@pytest.fixture
-def gone_api() -> Iterator[FakeManagementApi]:
+def management_api() -> Iterator[FakeManagementApi]:
     with FakeManagementApi() as api:
         yield api
 
 
 @pytest.fixture
-def gone_harness(settings: Settings, redis_client: Any, clock: FakeClock, gone_api: FakeManagementApi) -> Harness:
-    """Handlers whose boto3 client talks HTTP to a loopback API that can answer 410."""
-    config = settings.model_copy(update={"management_api_url": gone_api.endpoint})
-    return Harness(build(config, clock=clock), gone_api.received, clock)
+def service(settings: Settings, redis_client: Any, clock: FakeClock, aws: None,
+            management_api: FakeManagementApi) -> Service:
+    """The real service: real Redis, the app's own sender posting over HTTP to the loopback API."""
+    return build(settings.model_copy(update={"management_api_url": management_api.endpoint}), clock=clock)
+
+
+@pytest.fixture
+def harness(service: Service, clock: FakeClock, management_api: FakeManagementApi) -> Harness:
+    return Harness(service, management_api.received, clock)
+
+
+@pytest.fixture
+def gone_api(management_api: FakeManagementApi) -> FakeManagementApi:
+    """The harness's Management API, where a test marks connections gone (410)."""
+    return management_api
+
+
+@pytest.fixture
+def gone_harness(harness: Harness) -> Harness:
+    """The same handlers, named for the tests about 410s."""
+    return harness
 
 
 @pytest.fixture

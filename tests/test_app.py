@@ -10,12 +10,12 @@ from chalice.test import Client
 from chalicelib import config, service
 from testkit.events import connect_event, disconnect_event, message_event, new_connection_id, sample
 from testkit.policies import RELAXED_NO_METRICS as RELAXED
-from tests.support.frames import moto_frames
 
 
 @pytest.fixture
-def lambda_app(redis_server, redis_client, aws, monkeypatch):
+def lambda_app(redis_server, redis_client, aws, management_api, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("MANAGEMENT_API_URL", management_api.endpoint)
     for name, value in RELAXED.items():
         monkeypatch.setenv(name, value)
     config.settings.cache_clear()
@@ -27,19 +27,20 @@ def lambda_app(redis_server, redis_client, aws, monkeypatch):
     service.default.cache_clear()
 
 
-def test_lambda_entry_points_pair_two_strangers_and_relay_chat(lambda_app):
+def test_lambda_entry_points_pair_two_strangers_and_relay_chat(lambda_app, management_api):
+    received = management_api.received
     a, b = new_connection_id(), new_connection_id()
     assert lambda_app.connect(connect_event(a), None) == {"statusCode": 200}
     assert lambda_app.connect(connect_event(b), None) == {"statusCode": 200}
     lambda_app.message(message_event(a, {"action": "register", "name": "ann"}), None)
     lambda_app.message(message_event(b, {"action": "register", "name": "ben"}), None)
-    room = moto_frames(b)[-1]["room_code"]
+    room = received(b)[-1]["room_code"]
     lambda_app.message(message_event(b, {"action": "chat", "room_code": room, "message": "hey"}), None)
     lambda_app.disconnect(disconnect_event(b), None)
-    events_a = moto_frames(a)
+    events_a = received(a)
     assert [e["event"] for e in events_a] == ["queued", "matched", "chat", "peer-disconnected"]
     assert events_a[2]["sender"] == "ben" and events_a[2]["message"] == "hey"
-    assert [e["event"] for e in moto_frames(b)] == ["matched"]
+    assert [e["event"] for e in received(b)] == ["matched"]
 
 
 def test_scheduled_sweep_runs_from_a_real_eventbridge_event(lambda_app, redis_client):

@@ -1,4 +1,5 @@
-"""A socket that cannot be closed, and a sweep that cannot run, fail visibly instead of passing."""
+"""A sweep that cannot run fails visibly instead of passing (a socket that cannot be closed raises
+``CloseFailed``: tests/test_management_sender.py)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,9 @@ import dataclasses
 import json
 
 import pytest
-from botocore.stub import Stubber
 
 from chalicelib import entry
-from chalicelib.sender import CloseFailed, ManagementApiSender
 from chalicelib.store import Unavailable
-
-ENDPOINT = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/api"
-
-
-def stubbed(code: str, status: int) -> tuple[ManagementApiSender, Stubber]:
-    sender = ManagementApiSender("us-east-1")
-    stubber = Stubber(sender._client(ENDPOINT))
-    stubber.add_client_error("delete_connection", service_error_code=code, http_status_code=status)
-    return sender, stubber
-
-
-def test_a_denied_close_raises_instead_of_passing_for_closed():
-    sender, stubber = stubbed("ForbiddenException", 403)  # IAM allows POST but not DELETE
-    with stubber, pytest.raises(CloseFailed, match="ForbiddenException"):
-        sender.close(ENDPOINT, "UjH9bdFUIAMCJqA=")
-
-
-def test_closing_a_socket_that_is_already_gone_is_not_an_error():
-    sender, stubber = stubbed("GoneException", 410)
-    with stubber:
-        sender.close(ENDPOINT, "UjH9bdFUIAMCJqA=")
 
 
 def with_metrics(service):

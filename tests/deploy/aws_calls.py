@@ -1,15 +1,19 @@
 """Every AWS call the app's code makes, found two ways.
 
 * :func:`scan` reads ``app.py`` and ``chalicelib/`` and lists every botocore operation called on
-  a client the code creates (``boto3.client("<service>")``), checked against botocore's service
-  models. It answers "what can the code call at all".
-* :func:`trace` runs the real entry points, one fresh service per Lambda function (as each
-  function is its own container), against a real Valkey that demands the AUTH token and moto
-  for AWS, through scenarios that reach every such call: a match (TURN credentials), a chat that
-  a peer's ``$disconnect`` interrupts, reports that ban an address (its sockets are closed), a
-  sweep that ends a held room and pairs waiters past the interest fallback, and the REST
-  routes. A botocore hook records each request with the function that made it. It answers
-  "which function calls what", so each function's grants can be checked against its own calls.
+  a client the code creates (``boto3.client("<service>")``), and every operation a module that
+  speaks an AWS API over HTTP itself names (``AWS_SERVICE`` and the operations' botocore names,
+  as ``chalicelib/sender.py`` does), checked against botocore's service models. It answers "what
+  can the code call at all".
+* The trace (``test_iam_grants.traced``) runs the real entry points, one fresh service per
+  Lambda function (as each function is its own container), against a real Valkey that demands
+  the AUTH token, moto for Secrets Manager and a loopback Management API, through scenarios
+  that reach every such call: a match (TURN credentials), a chat that a peer's ``$disconnect``
+  interrupts, reports that ban an address (its sockets are closed), a sweep that ends a held
+  room and pairs waiters past the interest fallback, and the REST routes. :class:`Tracer`
+  records each botocore request, and each request the Management API received, with the
+  function that made it. It answers "which function calls what", so each function's grants can
+  be checked against its own calls.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import botocore.session
 from botocore import xform_name
 
 from deploy.stages import ROOT
+from testkit.fake_management_api import FakeManagementApi
 
 # IAM actions whose name is not "<signing name>:<operation>". The Management API's three
 # operations are all authorised as execute-api:ManageConnections, told apart by the HTTP method
@@ -74,15 +79,24 @@ def _source_files(root: Path) -> list[Path]:
 
 
 def scan(root: Path = ROOT) -> set[Operation]:
-    """Every botocore operation called in the app's code, by the services whose clients it makes."""
+    """Every botocore operation the app's code calls: on the clients it makes, or over HTTP itself."""
     session = botocore.session.get_session()
     known = set(session.get_available_services())
     found: set[Operation] = set()
     for path in _source_files(root):
         tree = ast.parse(path.read_text(), filename=str(path))
-        services: set[str] = set()
+        services: set[str] = set()  # clients made with boto3
+        spoken: set[str] = set()  # services the module speaks over HTTP itself
         called: set[str] = set()
+        names: set[str] = set()  # string constants: an operation's botocore name, in such a module
         for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "AWS_SERVICE"
+                                                    for t in node.targets):
+                if not (isinstance(node.value, ast.Constant) and node.value.value in known):
+                    raise AssertionError(f"{path}:{node.lineno}: an AWS_SERVICE this scan cannot name")
+                spoken.add(node.value.value)
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             makes_client = isinstance(node.func.value, ast.Name) and node.func.value.id in ("boto3", "session")
@@ -98,6 +112,9 @@ def scan(root: Path = ROOT) -> set[Operation]:
             for name in session.get_service_model(service).operation_names:
                 if xform_name(name) in called:
                     found.add(Operation(service, name))
+        for service in spoken:
+            found |= {Operation(service, name) for name in session.get_service_model(service).operation_names
+                      if name in names}
     return found
 
 
@@ -111,11 +128,16 @@ class Call:
 
 
 class Tracer:
-    """Records every botocore call made while it is installed, with the current function."""
+    """Records every botocore call made while it is installed, and every request the loopback
+    Management API received, with the function that was running."""
 
-    def __init__(self) -> None:
+    def __init__(self, management: FakeManagementApi) -> None:
         self.calls: list[Call] = []
         self.function = ""
+        self.management = management
+        model = botocore.session.get_session().get_service_model("apigatewaymanagementapi")
+        self.operations = {m.http["method"]: Operation("apigatewaymanagementapi", m.name)
+                           for m in map(model.operation_model, model.operation_names)}
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         target = params.get("ConnectionId") or params.get("SecretId") or ""
@@ -134,7 +156,12 @@ class Tracer:
     @contextlib.contextmanager
     def running(self, function: str) -> Iterator[None]:
         self.function = function
+        seen = len(self.management.requests)
         try:
             yield
         finally:
+            # What reached the wire, by HTTP method: the Management API's three operations share
+            # one path (/@connections/{connectionId}) and differ only by method.
+            for request in self.management.requests[seen:]:
+                self.calls.append(Call(function, self.operations[request.method], request.connection_id))
             self.function = ""

@@ -38,6 +38,7 @@ from deploy.stages import (
 from deploy.workspace import StageValues
 from localdev.redis_server import RedisServer
 from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
+from testkit.fake_management_api import FakeManagementApi
 from testkit.harness import FakeClock
 
 from . import grants
@@ -106,20 +107,20 @@ class Containers:
 @pytest.fixture(scope="module")
 def traced() -> Iterator[list[Call]]:
     """Every AWS call the functions made in scenarios that reach each call the code contains."""
-    with RedisServer(extra_args=["--requirepass", TOKEN]) as server, mock_aws():
+    with RedisServer(extra_args=["--requirepass", TOKEN]) as server, mock_aws(), FakeManagementApi() as api:
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         auth = secrets.create_secret(Name="randomchat/redis-auth", SecretString=TOKEN)["ARN"]
         turn = secrets.create_secret(Name="randomchat/turn", SecretString=TURN_VALUE)["ARN"]
         identity = secrets.create_secret(Name="randomchat/identity", SecretString=IDENTITY_VALUE)["ARN"]
         names = {auth: "auth", turn: "turn", identity: "identity"}
-        with Tracer().installed() as tracer:
+        with Tracer(api).installed() as tracer:
             yield [
                 replace(c, target=names.get(c.target, c.target))
-                for c in _scenarios(server, auth, turn, identity, tracer)
+                for c in _scenarios(server, auth, turn, identity, tracer, api.endpoint)
             ]
 
 
-def _scenarios(server: RedisServer, auth: str, turn: str, identity: str, tracer: Tracer) -> list[Call]:
+def _scenarios(server: RedisServer, auth: str, turn: str, identity: str, tracer: Tracer, management: str) -> list[Call]:
     """Run the scenarios that reach every AWS call; return what the tracer recorded."""
     env = {
         **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
@@ -130,6 +131,7 @@ def _scenarios(server: RedisServer, auth: str, turn: str, identity: str, tracer:
         "TURN_SECRET_ARN": turn,
         "IDENTITY_SECRET_ARN": identity,
         "METRICS_ENABLED": "false",
+        "MANAGEMENT_API_URL": management,  # the app's sender speaks HTTP: moto would not see it
     }
     clock = FakeClock()
     lambdas = Containers(env, clock, tracer)
