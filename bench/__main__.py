@@ -4,6 +4,7 @@
     python -m bench --quick                # small sizes, no package build
     python -m bench --only load --users 5000 --arrival burst
     python -m bench --only load --profile  # py-spy profile of the gateway under load
+    python -m bench --only sender          # CPU per post: boto3 before, the app's sender now
 
 Writes ``bench-results/latest.json`` (every figure and the machine) and ``bench-results/latest.md``
 (the tables as Markdown, for bench/README.md). Figures are for people: nothing here asserts timing.
@@ -23,10 +24,10 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
-from bench import coldstart, cost, handlers, load, report
+from bench import coldstart, cost, handlers, load, report, sender
 from bench.common import PROJECT_DIR, Progress, machine
 
-SECTIONS = ("handlers", "load", "cold", "cost")
+SECTIONS = ("handlers", "sender", "load", "cold", "cost")
 # --quiet: no per-event log lines; --processes 2: handlers in two worker processes, so the
 # app's CPU work (redis-py, boto3) runs beside the gateway's event loop, not under its GIL.
 DEFAULT_GATEWAY_ARGS = "--quiet --processes 2"
@@ -97,6 +98,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         reg = max(acts[k]["latency_ms"]["p50"] for k in acts if k.startswith("register"))
         add("in-process p50: signal <= 0.5 ms", f"{sig:.3f} ms (slower of offer, candidate)", sig <= 0.5)
         add("in-process p50: register <= 1 ms", f"{reg:.3f} ms (slower of queued, matched)", reg <= 1.0)
+    posts = results.get("sender")
+    if posts:
+        now = posts["senders"][sender.NEW]
+        before = posts["senders"][sender.OLD]["cpu_ms"]["p50"]
+        add(f"Management API sender: CPU per post <= {sender.TARGET_CPU_MS} ms",
+            f"p50 {now['cpu_ms']['p50']:.3f} ms, p99 {now['cpu_ms']['p99']:.3f} ms (boto3: p50 {before:.3f} ms)",
+            now["cpu_ms"]["p50"] <= sender.TARGET_CPU_MS and now["delivered"] and now["gone_is_false"])
     burst = results.get("load_burst")
     if burst:
         label = f"{burst['users']}-user burst"
@@ -141,6 +149,8 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     with RedisServer() as server:
         if "handlers" in args.sections or "cost" in args.sections:
             results["handlers"] = handlers.run(server.url, iterations=args.iterations, progress=progress)
+        if "sender" in args.sections:
+            results["sender"] = sender.compare(iterations=2 * args.iterations, progress=progress)
         if "load" in args.sections or "cost" in args.sections:
             arrivals = ("burst", "steady") if args.arrival == "both" else (args.arrival,)
             for arrival in arrivals:

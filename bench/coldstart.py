@@ -3,7 +3,7 @@
 * Import time of the Lambda entry module (``app``) in a fresh interpreter, median of several
   runs; interpreter start-up itself is not counted (Lambda's runtime pays it before our code).
 * Peak RSS (``ru_maxrss``) after the import, after the first ``$connect`` (opens the Redis
-  connection) and after the first message that posts (imports boto3 and builds its client),
+  connection) and after the first message that posts (opens the Management API connection),
   with each of those first calls' latency.
 * The deployment package ``chalice package`` builds (it downloads Linux wheels from PyPI), from
   a copy of the project kept in ``bench-results/package-project`` so its wheel cache survives.

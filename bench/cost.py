@@ -2,7 +2,7 @@
 
 Measured inputs (from the load and handler benchmarks): client messages, server messages,
 Lambda invocations and connections per match, the handlers' in-process time and the CPU time of
-one boto3 ``post_to_connection``. Assumed inputs (flags, printed with the result): how long a
+one ``post_to_connection`` by the app's sender. Assumed inputs (flags, printed with the result): how long a
 call lasts, the network latency of Redis and of the Management API inside AWS.
 
 Lambda duration per invocation is modelled as

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # boto3 signs even loopback posts
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # the sender signs even loopback posts
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
 import redis
@@ -352,7 +352,7 @@ def loopback_api() -> Iterator[str]:
 
 
 def measure_post(iterations: int, warmup: int, progress: Progress) -> dict[str, Any]:
-    """What one ``post_to_connection`` costs the app: its real boto3 sender against a loopback
+    """What one ``post_to_connection`` costs the app: its real sender against a loopback
     Management API. Wall time includes the loopback server; CPU time is the calling thread's
     own (request building, SigV4 signing, HTTP), which on Lambda scales with memory size."""
     from chalicelib.sender import ManagementApiSender

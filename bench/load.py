@@ -422,7 +422,7 @@ async def _watch_waiters(run: Run) -> None:
 
 async def warm_up(url: str) -> None:
     """Two users through one whole session, unmeasured: the gateway's first Management API post
-    imports boto3 and builds its client (a cold start), which the measured run should not pay."""
+    opens its connection and derives the signing key (a cold start), which the measured run should not pay."""
     plan = Plan(users=2, skip_fraction=0.0, timeout_s=30)
     run, _ = await drive(url, plan, Quiet())
     if run.errors:

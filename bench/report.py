@@ -32,10 +32,16 @@ def tables(results: dict[str, Any]) -> list[Table]:
                  _count(r["commands"]), _count(r["messages"])] for name, r in h["actions"].items()]
         post = h.get("post_to_connection")
         if post:
-            rows.append(["(post_to_connection, boto3)", _n(post["latency_ms"]["p50"], 3),
+            rows.append(["(post_to_connection, the app's sender)", _n(post["latency_ms"]["p50"], 3),
                          _n(post["latency_ms"]["p99"], 3), "0", "0", f"1 ({_n(post['cpu_ms']['p50'], 3)} ms CPU)"])
         out.append((f"Handler micro-benchmarks (warm, in-process, {h['iterations']} calls each)",
                     ["action", "p50 ms", "p99 ms", "Redis round trips", "Redis commands", "messages posted"], rows))
+    posts = results.get("sender")
+    if posts:
+        from bench import sender
+
+        out.append((f"Management API sender: CPU per post ({posts['iterations']} posts each, interleaved, "
+                    "same loopback endpoint)", sender.COLUMNS, sender.rows(posts)))
     for key, label in (("load_burst", "burst"), ("load_steady", "steady")):
         r = results.get(key)
         if not r:

@@ -147,3 +147,15 @@ def test_command_line_writes_json_and_markdown(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["handlers"]["actions"]["chat"]["messages"]["max"] == 1
     assert out.with_suffix(".md").read_text().startswith("Machine:")
+
+
+def test_sender_benchmark_measures_both_senders_and_both_keep_the_contract() -> None:
+    from bench import sender
+
+    result = sender.compare(iterations=5, warmup=1)
+    assert set(result["senders"]) == {sender.OLD, sender.NEW}
+    for name, row in result["senders"].items():
+        assert row["delivered"] and row["gone_is_false"], name
+        assert row["cpu_ms"]["n"] == 5, name
+    [row] = [t for t in targets({"sender": result}) if "sender" in t["target"]]
+    assert row["met"] is not None
