@@ -287,14 +287,16 @@ def deploy_infra(
 ) -> dict[str, str]:
     """Create or update the stage's infra stack; parameters not given keep their previous values."""
     app_name = config["app_name"]
-    return infra.deploy(
-        aws.cloudformation,
-        plan.infra_stack_name(app_name),
-        (root / INFRA_TEMPLATE.relative_to(ROOT)).read_text(),
-        parameters,
-        tags={"app": app_name, "stage": plan.name},
-        log=log,
-    )
+    return _deploy_stack(plan, app_name, aws, plan.infra_stack_name(app_name), root / INFRA_TEMPLATE.relative_to(ROOT),
+                         parameters, log)
+
+
+def _deploy_stack(
+    plan: Stage, app_name: str, aws: Aws, stack: str, template: Path, parameters: Mapping[str, str], log: Log
+) -> dict[str, str]:
+    """Create or update one of the stage's own stacks, tagged with the app and the stage."""
+    return infra.deploy(aws.cloudformation, stack, template.read_text(), parameters,
+                        tags={"app": app_name, "stage": plan.name}, log=log)
 
 
 def deploy_relay(
@@ -313,14 +315,8 @@ def deploy_relay(
     if turn_secret_arn or env.get("TURN_URLS") or env.get("TURN_SECRET"):
         raise SystemExit("--relay sets TURN_URLS and TURN_SECRET_ARN itself: drop --turn-secret-arn and TURN_*")
     app_name = config["app_name"]
-    outputs = infra.deploy(
-        aws.cloudformation,
-        plan.relay_stack_name(app_name),
-        (root / RELAY_TEMPLATE.relative_to(ROOT)).read_text(),
-        parameters,
-        tags={"app": app_name, "stage": plan.name},
-        log=log,
-    )
+    outputs = _deploy_stack(plan, app_name, aws, plan.relay_stack_name(app_name),
+                            root / RELAY_TEMPLATE.relative_to(ROOT), parameters, log)
     missing = [name for name in infra.RELAY_OUTPUTS if not outputs.get(name)]
     if missing:
         raise SystemExit(f"the relay stack has no output {', '.join(missing)}; is it up to date?")
