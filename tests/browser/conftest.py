@@ -48,7 +48,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _failed(request: pytest.FixtureRequest) -> bool:
+def call_failed(request: pytest.FixtureRequest) -> bool:
     report = getattr(request.node, "rep_call", None)
     return report is None or report.failed
 
@@ -82,7 +82,7 @@ def gateway(redis_server: RedisServer, request: pytest.FixtureRequest) -> Iterat
     gw = Gateway(redis_server.url, **(marker.kwargs if marker else {})).start()
     yield gw
     gw.stop()
-    if _failed(request):
+    if call_failed(request):
         print(f"---- gateway log ----\n{gw.output()[-6000:]}")
     gw.close()
 
@@ -149,7 +149,7 @@ def pages(browser: Browser, gateway: Gateway, request: pytest.FixtureRequest) ->
     opened = Pages(browser, gateway)
     yield opened
     opened.close()
-    if _failed(request):
+    if call_failed(request):
         for visitor in opened.visitors:
             print(f"---- console of {visitor.label} ----\n" + "\n".join(visitor.console[-80:]))
     errors = [f"{v.label}: {e}" for v in opened.visitors for e in v.errors]

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from chalicelib.ice import turn_credential
 from localdev.redis_server import RedisServer
 from localdev.turn import TurnServer, find_coturn, new_secret
-from tests.browser.conftest import Pages, _failed
+from tests.browser.conftest import Pages, call_failed
 from tests.browser.support import (
     FRAMES_DECODED,
     Gateway,
@@ -86,7 +86,7 @@ def turn(coturn: str, request: pytest.FixtureRequest) -> Iterator[TurnServer]:
     """A coturn of the test's own, accepting one fresh secret, so the test can break the pairing."""
     server = TurnServer([new_secret()], binary=coturn).start()
     yield server
-    if _failed(request):
+    if call_failed(request):
         print(f"---- coturn log ----\n{server.log_tail(60)}")
     server.stop()
 
