@@ -1,9 +1,11 @@
-"""The Management API (``/{stage}/@connections/{id}``), wire-compatible with boto3.
+"""The Management API (``/{stage}/@connections/{id}``), wire-compatible with AWS's.
 
-boto3's ``apigatewaymanagementapi`` client is a restJson client: it finds the error type in
-the ``x-amzn-ErrorType`` header and reads ``connectedAt``/``identity``/``lastActiveAt`` (the
-model's locationNames, lower camel case) from GET. With ``endpoint_url=http://HOST:PORT/{stage}``
-it sends ``/{stage}/@connections/{id}`` with the id's '=' escaped as %3D; aiohttp unescapes it.
+The app's own sender (chalicelib/sender.py: signed HTTP/1.1 on kept-alive connections, which
+aiohttp keeps alive too) and boto3 both talk to it. boto3's ``apigatewaymanagementapi`` client
+is a restJson client: it finds the error type in the ``x-amzn-ErrorType`` header and reads
+``connectedAt``/``identity``/``lastActiveAt`` (the model's locationNames, lower camel case)
+from GET. With ``endpoint_url=http://HOST:PORT/{stage}`` it sends ``/{stage}/@connections/{id}``
+with the id's '=' escaped as %3D, as the app's sender does; aiohttp unescapes it.
 """
 
 from __future__ import annotations
