@@ -53,7 +53,7 @@ OFFER_SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r
 # the Management API endpoint, the last minute's match statistics (room code and wait), and this
 # minute's per-address connection counter (it expires with the minute). ``recent`` (no-repeat
 # pairs) may hold entries whose period is over; the next sweep tick trims them.
-ALLOWED_LEFTOVER = {"msgs", "meta", "matches"}
+ALLOWED_LEFTOVER = {"msgs", "meta", "matchstats", "statscache"}
 # Per-minute counters, and the answers of the last calls, kept a few seconds so a retried copy
 # replays them: they are about calls, not people.
 ALLOWED_PREFIXES = ("iprate:", CALL_PREFIX)

@@ -93,6 +93,8 @@ class Settings(BaseModel):
     report_block_seconds: int = Field(default=86_400, ge=60, le=365 * 86_400)
     metrics_enabled: bool = True
     metrics_namespace: str = "RandomChat"
+    # GET /stats is computed at most once this often, for every container (0: every call).
+    stats_cache_seconds: float = Field(default=2, ge=0, le=60)
     sweep_batch: int = Field(default=500, ge=1, le=10_000)
     sweep_window_seconds: float = Field(default=50.0, ge=0, le=55)
     service_name: str = "randomchat"

@@ -15,6 +15,11 @@ key                            type   contents
                                       (``dev``: its device identity; ``issue``: a signed identity
                                       to hand the page on its first register, resume or ping)
 ``{p}:queue``                  ZSET   connection -> time it started waiting (ms); oldest first
+``{p}:waiting``                ZSET   the queue by interest, all scores 0, in lexical order:
+                                      ``tag\0<start>\0connection`` per interest, or
+                                      ``\0<start>\0connection`` for a waiter with none
+``{p}:due``                    ZSET   waiter -> when the sweep looks for a partner for it (its
+                                      interest fallback, or at once when put back in the queue)
 ``{p}:seats``                  HASH   connection -> JSON ``{room, role, peer, joined, token}``,
                                       plus ``held, name, ip, dev`` while its socket is gone
 ``{p}:rooms``                  HASH   room code -> JSON ``{initiator, responder, at}``
@@ -39,7 +44,9 @@ key                            type   contents
 ``{p}:ipconns``                HASH   IP -> open connections
 ``{p}:iprate:<minute>``        HASH   IP (``d|device``, ``n|IP``) -> connections opened (by that
                                       device; new devices from that IP) in that minute
-``{p}:matches``                ZSET   ``room:waited ms`` -> when matched, last minute (stats)
+``{p}:matchstats``             HASH   ``n<i>``, ``w<i>`` for second i mod 64: ``<second>:<matches>``
+                                      and ``<second>: <waited ms> ...`` (a sample), for /stats
+``{p}:statscache``             STR    the last /stats answer, for a few seconds
 ``{p}:ipsocks``                HASH   IP -> its open connections, space-separated (a ban closes
                                       them all)
 ``{p}:fresh``                  ZSET   room -> when it must have been joined by both; a room
@@ -64,11 +71,11 @@ from dataclasses import dataclass
 STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
     "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh", "ended", "endedroom",
-    "strikes", "devconns", "devsocks", "cooldown", "trim",
+    "strikes", "devconns", "devsocks", "cooldown", "trim", "waiting", "due", "matchstats", "statscache",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
 # generated from this one list (scripts.KEY_LOCALS), so the two cannot drift apart.
-SCRIPT_KEYS = (*STATE_KEYS, "iprate", "matches", "call")
+SCRIPT_KEYS = (*STATE_KEYS, "iprate", "call")
 CALL_PREFIX = "call:"
 
 
@@ -81,7 +88,7 @@ class Keys:
         return "{" + self.prefix + "}"
 
     def __getattr__(self, name: str) -> str:
-        if name in STATE_KEYS or name == "matches":
+        if name in STATE_KEYS:
             return f"{self.tag}:{name}"
         raise AttributeError(name)
 
@@ -98,7 +105,7 @@ class Keys:
 
     def state(self, now_ms: int = 0) -> list[str]:
         """Every long-lived state key (not the per-call answers)."""
-        return [*(f"{self.tag}:{name}" for name in STATE_KEYS), self.iprate(now_ms), self.matches]
+        return [*(f"{self.tag}:{name}" for name in STATE_KEYS), self.iprate(now_ms)]
 
     def script_keys(self, now_ms: int, call_id: str) -> list[str]:
         """The KEYS list of one script call, in ``SCRIPT_KEYS`` order."""

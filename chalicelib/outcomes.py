@@ -150,4 +150,5 @@ class Stats:
     waiting: int
     chatting: int
     online: int
-    waits: tuple[int, ...]  # ms each match of the last minute waited
+    matches: int  # in the last minute
+    waits: tuple[int, ...]  # ms a sample of those matches waited (up to 16 a second)

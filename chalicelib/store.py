@@ -103,6 +103,7 @@ class Policy:
     call_ms: int = 5_000  # how long a call's answer is kept for a retried copy to replay
     announce_ms: int = 8_000  # by then both members of a new room have joined it, or it ends
     notice_ms: int = 3_000  # by then the peer of an ended room was said to be told, or the sweep tells it
+    stats_cache_ms: int = 2_000  # GET /stats answers from one shared computation this long
 
     def to_json(self) -> str:
         """The scripts' ``P``: the same field names as here, so the two read alike."""
@@ -305,7 +306,7 @@ class Store:
 
     def stats(self) -> Stats:
         _, out = self._run("stats")
-        return Stats(int(out["waiting"]), int(out["chatting"]), int(out["online"]),
+        return Stats(int(out["waiting"]), int(out["chatting"]), int(out["online"]), int(out["matches"]),
                      tuple(int(wait) for wait in as_list(out.get("waits"))))
 
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:

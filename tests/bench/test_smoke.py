@@ -67,7 +67,7 @@ def test_burst_everyone_matched_and_every_message_delivered_once(burst: dict[str
     assert burst["received_by_event"]["verified"] == 2 * burst["matches"]
     assert burst["redis_after"]["clean"], burst["redis_after"]
     for key in burst["redis_after"]["keys"]:  # nothing that names a connection, but for seconds
-        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matches", "iprate", "recent", "call"}, key
+        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matchstats", "statscache", "iprate", "recent", "call"}, key
         assert not key.startswith("{rvc}:call:") or burst["redis_after"]["ttl_s"][key] <= 5, key
 
 

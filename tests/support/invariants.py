@@ -58,4 +58,8 @@ def seed_waiter(client: Any, keys: Keys, cid: str, since_ms: int, name: str | No
         client.hset(keys.conns, cid, json.dumps({"ip": "", "ua": "", "at": at, "name": name}))
         client.expire(keys.conns, CAP_SECONDS)
     client.zadd(keys.queue, {cid: since_ms})
-    client.expire(keys.queue, CAP_SECONDS)
+    # Indexed as a waiter with no interests, and due for a look at once, as the scripts do.
+    client.zadd(keys.waiting, {f"\0{since_ms:015d}\0{cid}": 0})
+    client.zadd(keys.due, {cid: since_ms})
+    for key in (keys.queue, keys.waiting, keys.due):
+        client.expire(key, CAP_SECONDS)

@@ -27,6 +27,7 @@ BLOCK_MS = 86_400_000
 REPORT_THRESHOLD = 3  # distinct reporters within the window ban an address
 REPORT_WINDOW_MS = 3_600_000
 PAIRS_PER_SWEEP = 16
+RECHECK = 4  # the oldest waiters past their fallback that each sweep looks at again
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Model:
     conns: dict[str, Conn] = field(default_factory=dict)
     seats: dict[str, Seat] = field(default_factory=dict)
     queue: dict[str, int] = field(default_factory=dict)  # cid -> waiting since
+    due: dict[str, int] = field(default_factory=dict)  # waiter -> when the sweep looks for a partner for it
     rooms: dict[int, tuple[str, str]] = field(default_factory=dict)  # room -> (initiator, responder)
     formed: dict[int, int] = field(default_factory=dict)  # room -> when it formed
     fresh: dict[int, int] = field(default_factory=dict)  # room -> when both must have joined it
@@ -86,6 +88,17 @@ class Model:
     def ordered(self, scores: dict[str, int]) -> list[str]:
         return [cid for cid, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]))]
 
+    def enqueue(self, cid: str, since: int, recheck: bool = False) -> None:
+        """A waiter with interests is due at its fallback; one put back in the queue at once."""
+        self.queue[cid] = since
+        self.due.pop(cid, None)
+        if recheck or self.conns[cid].tags:
+            self.due[cid] = self.now if recheck else since + FALLBACK_MS
+
+    def dequeue(self, cid: str) -> None:
+        self.queue.pop(cid, None)
+        self.due.pop(cid, None)
+
     def end_room(self, cid: str) -> str:
         seat = self.seats.pop(cid)
         del self.rooms[seat.room]
@@ -107,7 +120,7 @@ class Model:
         conn = self.conns[cid]
         if conn.connected:
             conn.connected = False
-            self.queue.pop(cid, None)
+            self.dequeue(cid)
         self.ended.pop(cid, None)
         seat = self.seats.get(cid)
         if seat is None or seat.held:
@@ -131,8 +144,8 @@ class Model:
     def pair(self, waiter: str, newcomer: str) -> int:
         room = self._next_room
         self._next_room += 1
-        self.queue.pop(waiter, None)
-        self.queue.pop(newcomer, None)
+        self.dequeue(waiter)
+        self.dequeue(newcomer)
         self.rooms[room] = (waiter, newcomer)
         self.formed[room] = self.now
         if ANNOUNCE_MS:
@@ -228,18 +241,34 @@ class Model:
             return "queued", None
         return "matched", (partner, other, self.pair(partner, other), self.common(partner, other))
 
-    def find_partner(self, cid: str) -> str | None:
-        """The oldest compatible waiter (dropping stale entries on the way), or None, and then
-        cid waits. Pairing is left to the caller."""
+    def takes_anyone(self, cid: str, waited: int) -> bool:
+        return not self.conns[cid].tags or waited >= FALLBACK_MS
+
+    def partner_for(self, cid: str, waited: int, used: set[str] | frozenset[str] = frozenset()) -> str | None:
+        """The oldest waiter cid may be paired with now, or None. Only the waiters the server's
+        index lists are looked at (and dropped when stale): those who share an interest with
+        cid and, when cid takes anyone, those who take anyone too."""
+        tags = set(self.conns[cid].tags)
         for other in self.ordered(self.queue):
-            if other == cid:
+            if other == cid or other in used:
+                continue
+            since = self.queue[other]
+            listed = bool(tags & set(self.conns[other].tags)) or (
+                self.takes_anyone(cid, waited) and self.takes_anyone(other, self.now - since))
+            if not listed:
                 continue
             if not self.live(other) or other in self.seats:
-                del self.queue[other]
-            elif self.compatible(other, self.now - self.queue[other], cid, 0, False):
+                self.dequeue(other)
+            elif self.compatible(other, self.now - since, cid, waited, False):
                 return other
-        self.queue[cid] = self.now
         return None
+
+    def find_partner(self, cid: str) -> str | None:
+        """The oldest compatible waiter, or None, and then cid waits. Pairing is left to the caller."""
+        partner = self.partner_for(cid, 0)
+        if partner is None:
+            self.enqueue(cid, self.now)
+        return partner
 
     # ---- actions -----------------------------------------------------------------------------
     # Each action is its script, which changes state, then its handler, which posts. The script
@@ -288,6 +317,8 @@ class Model:
             conn.name = name
         if tags is not None:
             conn.tags = tags
+            if cid in self.queue:  # it keeps its place, under its new interests
+                self.enqueue(cid, self.queue[cid])
         if cid in self.queue:
             return lambda: (self.tell(*left), self.send(cid, {"event": "queued", "status": "exists"}))
         partner = self.find_partner(cid)
@@ -306,7 +337,7 @@ class Model:
     def leave_script(self, cid: str) -> Callable[[], None]:
         if self.begin(cid) is None:
             return self.refused(cid, "not_connected")
-        self.queue.pop(cid, None)
+        self.dequeue(cid)
         ended = self.end_own_room(cid) if cid in self.seats else ("", None)
         return lambda: (self.tell(*ended), self.expect(cid, {"event": "left"}))
 
@@ -419,7 +450,7 @@ class Model:
         seat = self.seats.get(old) if old else None
         if old is None or seat is None or not seat.held or seat.held <= self.now:
             return self.refused(cid, "invalid_token")
-        self.queue.pop(cid, None)
+        self.dequeue(cid)
         del self.seats[old]
         self.conns[cid].name = seat.name
         self.seats[cid] = Seat(seat.room, seat.role, seat.peer)
@@ -483,31 +514,43 @@ class Model:
                     if seat.joined:
                         notify.append((self.notify(member, room), room))
                     else:
-                        self.queue[member] = self.formed[room]
-        waiting = []
-        for cid in self.ordered(self.queue):
-            if self.live(cid) and cid not in self.seats:
-                waiting.append((cid, self.now - self.queue[cid]))
-            else:
-                del self.queue[cid]
-        overdue = sum(1 for _, waited in waiting if waited >= FALLBACK_MS)
+                        self.enqueue(member, self.formed[room], recheck=True)
+        # Waiters who may be paired now but were not when they last looked: those due (their
+        # fallback passed, or they were put back), then the oldest few past their fallback, in
+        # the order they started waiting (sweep.lua's pair_waiters).
+        due = [cid for cid in self.ordered(self.due) if self.due[cid] <= self.now]
+        for cid in due:
+            del self.due[cid]
+        overdue = [cid for cid in self.ordered(self.queue) if self.queue[cid] <= self.now - FALLBACK_MS]
+        seekers = sorted([(self.queue[c], c) for c in due if c in self.queue]
+                         + [(self.queue[c], c) for c in overdue[:RECHECK]])
         used: set[str] = set()
         pairs: list[tuple[str, str, int, list[str]]] = []
 
-        def try_pair(x: tuple[str, int], y: tuple[str, int], allow_repeat: bool) -> None:
-            if len(pairs) >= PAIRS_PER_SWEEP or x[0] in used or y[0] in used:
-                return
-            if self.compatible(x[0], x[1], y[0], y[1], allow_repeat):
-                used.update((x[0], y[0]))
-                pairs.append((x[0], y[0], self.pair(x[0], y[0]), self.common(x[0], y[0])))
+        def try_pair(x: str, y: str) -> None:
+            # The one who waited longer initiates; of two who started at once, the lower id.
+            first, second = sorted((x, y), key=lambda c: (self.queue[c], c))
+            used.update((first, second))
+            pairs.append((first, second, self.pair(first, second), self.common(first, second)))
 
-        for i, x in enumerate(waiting):
-            for y in waiting[i + 1 :]:
-                try_pair(x, y, False)
-        if overdue == 2:
-            late = [w for w in waiting if w[0] not in used and w[1] >= FALLBACK_MS]
-            if len(late) == 2:
-                try_pair(late[0], late[1], True)
+        for since, cid in seekers:
+            if len(pairs) >= PAIRS_PER_SWEEP:
+                break
+            if cid in used or cid not in self.queue:
+                continue
+            if not self.live(cid) or cid in self.seats:
+                self.dequeue(cid)
+                continue
+            partner = self.partner_for(cid, self.now - since, used)
+            if partner is not None:
+                try_pair(partner, cid)
+        # Two strangers paired a moment ago are paired again if they are all who wait past the fallback.
+        late = [cid for cid in self.ordered(self.queue) if self.queue[cid] <= self.now - FALLBACK_MS]
+        if len(late) == 2 and len(pairs) < PAIRS_PER_SWEEP:
+            x, y = late
+            if all(self.live(c) and c not in self.seats for c in late) and self.compatible(
+                    x, self.now - self.queue[x], y, self.now - self.queue[y], True):
+                try_pair(x, y)
 
         def handler() -> None:
             told: list[tuple[str, int]] = []

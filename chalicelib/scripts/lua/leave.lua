@@ -3,7 +3,7 @@
 local cid = A.cid
 local me, reply = begin(cid, FAMILY)
 if not me then return reply end
-redis.call('ZREM', QUEUE, cid)
+dequeue(cid, me)
 local seat = seat_of(cid)
 if seat then return finish('left', {peer = notify(end_room(cid, seat), seat.room), room = seat.room}) end
 return finish('left', {peer = '', room = ''})

@@ -51,6 +51,42 @@ local function unexpired(key, member)
   return until_ms and tonumber(until_ms) > NOW
 end
 
+-- The queue: QUEUE holds each waiter's start (ms). WAITING indexes the waiters by interest, so
+-- that a newcomer finds those who share one without reading the rest: one member per interest,
+-- 'tag\0<start>\0cid', or '\0<start>\0cid' for a waiter with none; in a tag's lexical range the
+-- oldest come first. DUE holds when a waiter needs a fresh look: a waiter with interests at its
+-- fallback (from then it takes anyone), one put back in the queue at once.
+local SEP = '\0'
+local function stamp(since) return string.format('%015d', since) end
+local function waiting_members(cid, info, since)
+  local tags, suffix = tags_of(info), SEP .. stamp(since) .. SEP .. cid
+  if #tags == 0 then return {suffix} end
+  local members = {}
+  for _, tag in ipairs(tags) do table.insert(members, tag .. suffix) end
+  return members
+end
+-- `recheck`: the sweep looks for a partner for it at once, not only at its fallback.
+local function enqueue(cid, info, since, recheck)
+  redis.call('ZADD', QUEUE, since, cid)
+  for _, member in ipairs(waiting_members(cid, info, since)) do redis.call('ZADD', WAITING, 0, member) end
+  mark(QUEUE)
+  mark(WAITING)
+  local due = recheck and NOW or (#tags_of(info) > 0 and since + P.fallback_ms)
+  if due then
+    redis.call('ZADD', DUE, due, cid)
+    mark(DUE)
+  end
+end
+-- Returns whether cid was waiting.
+local function dequeue(cid, info)
+  local since = redis.call('ZSCORE', QUEUE, cid)
+  if not since then return false end
+  redis.call('ZREM', QUEUE, cid)
+  redis.call('ZREM', DUE, cid)
+  redis.call('ZREM', WAITING, unpack(waiting_members(cid, info, tonumber(since))))
+  return true
+end
+
 -- API Gateway may deliver a frame twice; a repeated messageId must not act twice (a second
 -- `next` would skip the stranger the first one found). Old ids are trimmed as we go.
 local function duplicate()
@@ -179,7 +215,7 @@ end
 local function forget(cid, hold)
   local info = conn_of(cid)
   redis.call('ZREM', ALIVE, cid)
-  redis.call('ZREM', QUEUE, cid)
+  dequeue(cid, info)
   drop_notice(cid)
   if info then
     redis.call('HDEL', CONNS, cid)
@@ -284,11 +320,31 @@ local function seat_json(room, role, peer, token)
   return cjson.encode({room = room, role = role, peer = peer, joined = 0, token = token})
 end
 
+-- Counts a match and keeps a sample of how long it waited, per second of the last minute, for
+-- GET /stats: fields 'n<i>' and 'w<i>' of MATCHSTATS, i = the second modulo 64, each value
+-- prefixed by its second ('<second>:...') so that a field from a minute ago reads as empty.
+local STATS_SAMPLE = 16
+local function record_match(waited)
+  local second = math.floor(NOW / 1000)
+  local slot = second % 64
+  local prefix = second .. ':'
+  local count = redis.call('HGET', MATCHSTATS, 'n' .. slot)
+  local n = 0
+  if count and string.sub(count, 1, #prefix) == prefix then n = tonumber(string.sub(count, #prefix + 1)) end
+  redis.call('HSET', MATCHSTATS, 'n' .. slot, prefix .. (n + 1))
+  if n < STATS_SAMPLE then
+    local waits = n > 0 and redis.call('HGET', MATCHSTATS, 'w' .. slot) or prefix
+    redis.call('HSET', MATCHSTATS, 'w' .. slot, waits .. ' ' .. math.floor(waited))
+  end
+  mark(MATCHSTATS)
+end
+
 -- Seats waiters x and y in a new room: x has waited longer and becomes the initiator (how long
 -- goes to /stats). `fresh` = {code, a, b}: the room code and the two resume tokens.
 local function pair(x, y, fresh)
   local a, b, code, token_a, token_b = x.cid, y.cid, fresh.code, fresh.a, fresh.b
-  redis.call('ZREM', QUEUE, a, b)
+  dequeue(a, x.info)
+  dequeue(b, y.info)
   redis.call('HSET', SEATS, a, seat_json(code, 'initiator', b, token_a), b, seat_json(code, 'responder', a, token_b))
   redis.call('HSET', ROOMS, code, cjson.encode({initiator = a, responder = b, at = NOW}))
   redis.call('HSET', TOKENS, token_a, a, token_b, b)
@@ -297,40 +353,75 @@ local function pair(x, y, fresh)
     mark(FRESH)
   end
   redis.call('ZADD', RECENT, NOW + P.repeat_ms, pair_key(dev_of(x.info, a), dev_of(y.info, b)))
-  redis.call('ZREMRANGEBYSCORE', MATCHES, '-inf', NOW - 60000)
-  redis.call('ZADD', MATCHES, NOW, code .. ':' .. math.floor(x.waited))
+  record_match(x.waited)
   mark(SEATS)
   mark(ROOMS)
   mark(TOKENS)
   mark(RECENT)
-  mark(MATCHES)
+end
+
+-- The waiters who could take `seeker` ({cid, info, waited}) and whom it could take, oldest
+-- first, at most P.scan from each list it reads: those who share one of its interests, and,
+-- when it takes anyone (it named none, or waited past its fallback), those who named none and
+-- those past their own fallback. Bounded however long the queue: never the whole queue.
+local function candidates(seeker)
+  local found, seen = {}, {[seeker.cid] = true}
+  local function add(cid, since)
+    if not seen[cid] then
+      seen[cid] = true
+      table.insert(found, {cid = cid, since = since})
+    end
+  end
+  local function from_index(prefix)
+    local members = redis.call('ZRANGEBYLEX', WAITING, '[' .. prefix .. SEP, '(' .. prefix .. '\1', 'LIMIT', 0, P.scan)
+    for _, member in ipairs(members) do
+      local first = #prefix + 2
+      local last = string.find(member, SEP, first, true)
+      add(string.sub(member, last + 1), tonumber(string.sub(member, first, last - 1)))
+    end
+  end
+  local tags = tags_of(seeker.info)
+  for _, tag in ipairs(tags) do from_index(tag) end
+  if #tags == 0 or seeker.waited >= P.fallback_ms then
+    from_index('')
+    local overdue = redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES', 'LIMIT', 0, P.scan)
+    for i = 1, #overdue, 2 do add(overdue[i], tonumber(overdue[i + 1])) end
+  end
+  table.sort(found, function(x, y) return x.since < y.since or (x.since == y.since and x.cid < y.cid) end)
+  return found
+end
+
+-- The oldest waiter `seeker` may be paired with now, dropping stale entries on the way; nil if
+-- none. `used`: waiters already taken in this call.
+local function partner_for(seeker, used)
+  for _, candidate in ipairs(candidates(seeker)) do
+    local other = candidate.cid
+    if not used or not used[other] then
+      if not can_pair(other) then
+        dequeue(other, conn_of(other))
+      else
+        local waiter = {cid = other, info = conn_of(other), waited = NOW - candidate.since}
+        if compatible(waiter, seeker, false) then return waiter end
+      end
+    end
+  end
+  return nil
 end
 
 -- The waiting part of register/next, also used to put someone back to looking on their behalf
 -- (no rate token: they did not ask again). `me` is cid's info; `fresh` = {code, a, b}.
 -- Returns 'matched' or 'queued', filling `out` with the partner or the queue length.
 local function find_partner(cid, me, fresh, out)
-  local entries = redis.call('ZRANGE', QUEUE, 0, P.scan - 1, 'WITHSCORES')
-  for i = 1, #entries, 2 do
-    local other, since = entries[i], tonumber(entries[i + 1])
-    if other ~= cid then
-      if not can_pair(other) then
-        redis.call('ZREM', QUEUE, other)
-      else
-        local info = conn_of(other)
-        local waiter, newcomer = {cid = other, info = info, waited = NOW - since}, {cid = cid, info = me, waited = 0}
-        if compatible(waiter, newcomer, false) then
-          pair(waiter, newcomer, fresh)
-          out.partner, out.partner_name, out.own_name = other, name_of(info), name_of(me)
-          out.room, out.token_partner, out.token_own = fresh.code, fresh.a, fresh.b
-          out.common, out.waited = common_tags(info, me), NOW - since
-          return 'matched'
-        end
-      end
-    end
+  local newcomer = {cid = cid, info = me, waited = 0}
+  local waiter = partner_for(newcomer)
+  if waiter then
+    pair(waiter, newcomer, fresh)
+    out.partner, out.partner_name, out.own_name = waiter.cid, name_of(waiter.info), name_of(me)
+    out.room, out.token_partner, out.token_own = fresh.code, fresh.a, fresh.b
+    out.common, out.waited = common_tags(waiter.info, me), waiter.waited
+    return 'matched'
   end
-  redis.call('ZADD', QUEUE, NOW, cid)
-  mark(QUEUE)
+  enqueue(cid, me, NOW)
   out.queue_length = redis.call('ZCARD', QUEUE)
   return 'queued'
 end

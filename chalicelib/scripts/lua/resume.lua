@@ -12,7 +12,7 @@ if not seat or not seat.held or seat.held <= NOW or seat.token ~= token then
   return refuse(cid, 'invalid_token')
 end
 local identity = take_issue(cid, me)  -- after the refusals, which carry no identity
-redis.call('ZREM', QUEUE, cid)
+dequeue(cid, me)
 redis.call('HDEL', TOKENS, token)
 redis.call('HDEL', SEATS, old)
 redis.call('ZREM', HELD, old)

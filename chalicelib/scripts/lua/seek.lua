@@ -29,14 +29,19 @@ if seat then
   out.left_room = seat.room
   out.left_peer = notify(end_room(cid, seat), seat.room)
 end
+local since = redis.call('ZSCORE', QUEUE, cid)
 if (name ~= '' and name ~= me.name) or tags ~= '' then
+  -- Waiting already: it keeps its place, indexed under its new interests.
+  local reindex = since and tags ~= ''
+  if reindex then dequeue(cid, me) end
   if name ~= '' then me.name = name end
   if tags ~= '' then me.tags = cjson.decode(tags) end
   redis.call('HSET', CONNS, cid, cjson.encode(me))
   mark(CONNS)
+  if reindex then enqueue(cid, me, tonumber(since)) end
 end
 out.own_name = name_of(me)
-if redis.call('ZSCORE', QUEUE, cid) then
+if since then
   out.queue_length = redis.call('ZCARD', QUEUE)
   return finish('exists', out)
 end

@@ -63,8 +63,7 @@ local function end_unjoined_rooms()
           if seat.joined == 1 then
             table.insert(out.ended, {peer = notify(member, code), room = code})
           else
-            redis.call('ZADD', QUEUE, room.at, member)
-            mark(QUEUE)
+            enqueue(member, conn_of(member), room.at, true)
           end
         end
       end
@@ -90,49 +89,61 @@ local function drop_expired()
   end
 end
 
--- Drops stale queue entries and pairs waiters who are compatible now: the fallback time makes
--- anyone compatible; two recently paired strangers are paired again only if they are the only
--- ones waiting past the fallback. A waiter with interests is due again at its fallback.
+-- Pairs waiters who may be paired now but were not when they last looked: those whose
+-- fallback passed (from then they take anyone) and those put back in the queue (DUE), in the
+-- order they started waiting; then the oldest few past their fallback again, whom the end of a
+-- no-repeat period or a block may have made compatible. Two strangers paired a moment ago are
+-- paired again only if they are the only ones waiting past the fallback. The work is what
+-- changed (DUE), bounded by `batch` and by the fresh room codes, never the whole queue.
+local RECHECK = 4
 local function pair_waiters()
-  local waiting = {}
-  local entries = redis.call('ZRANGE', QUEUE, 0, batch - 1, 'WITHSCORES')
-  for i = 1, #entries, 2 do
-    local cid = entries[i]
-    if can_pair(cid) then
-      table.insert(waiting, {cid = cid, info = conn_of(cid), waited = NOW - tonumber(entries[i + 1])})
-    else
-      redis.call('ZREM', QUEUE, cid)
-    end
+  local due = {}
+  for _, cid in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW, 'LIMIT', 0, batch)) do
+    local since = redis.call('ZSCORE', QUEUE, cid)
+    redis.call('ZREM', DUE, cid)
+    if since then table.insert(due, {cid = cid, since = tonumber(since)}) end
   end
+  local overdue = redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES', 'LIMIT', 0, RECHECK)
+  for i = 1, #overdue, 2 do table.insert(due, {cid = overdue[i], since = tonumber(overdue[i + 1])}) end
+  table.sort(due, function(x, y) return x.since < y.since or (x.since == y.since and x.cid < y.cid) end)
   local used, next_code = {}, 1
-  local function try_pair(x, y, allow_repeat)
+  local function try_pair(x, y)
     local spare = fresh[next_code]
-    if not spare or used[x.cid] or used[y.cid] then return end
-    if not compatible(x, y, allow_repeat) then return end
     next_code = next_code + 1
     used[x.cid], used[y.cid] = true, true
+    -- The one who waited longer initiates; of two who started at once, the lower id.
+    if y.waited > x.waited or (y.waited == x.waited and y.cid < x.cid) then x, y = y, x end
     pair(x, y, spare)
     table.insert(out.pairs, {
       a = x.cid, a_name = name_of(x.info), b = y.cid, b_name = name_of(y.info), room = spare.code,
       token_a = spare.a, token_b = spare.b, common = common_tags(x.info, y.info), waited = x.waited,
     })
   end
-  for i = 1, #waiting do
-    for j = i + 1, #waiting do try_pair(waiting[i], waiting[j], false) end
-  end
-  local overdue = {}
-  for _, w in ipairs(waiting) do if w.waited >= P.fallback_ms then table.insert(overdue, w) end end
-  if #overdue == 2 then try_pair(overdue[1], overdue[2], true) end
-  for _, w in ipairs(waiting) do
-    if not used[w.cid] and w.waited < P.fallback_ms and #tags_of(w.info) > 0 then
-      due_at(NOW + P.fallback_ms - w.waited)
+  for _, entry in ipairs(due) do
+    if not fresh[next_code] then break end
+    local cid = entry.cid
+    if not used[cid] and redis.call('ZSCORE', QUEUE, cid) then
+      if not can_pair(cid) then
+        dequeue(cid, conn_of(cid))
+      else
+        local seeker = {cid = cid, info = conn_of(cid), waited = NOW - entry.since}
+        local partner = partner_for(seeker, used)
+        if partner then try_pair(partner, seeker) end
+      end
     end
+  end
+  local late = redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES', 'LIMIT', 0, 3)
+  if #late == 4 and fresh[next_code] and not used[late[1]] and not used[late[3]] then
+    local x = {cid = late[1], info = conn_of(late[1]), waited = NOW - tonumber(late[2])}
+    local y = {cid = late[3], info = conn_of(late[3]), waited = NOW - tonumber(late[4])}
+    if can_pair(x.cid) and can_pair(y.cid) and compatible(x, y, true) then try_pair(x, y) end
   end
 end
 
--- The next time something falls due: a grace period, an announcement check, a notice.
+-- The next time something falls due: a grace period, an announcement check, a notice, a
+-- waiter's fallback.
 local function timed_due()
-  for _, timed in ipairs({HELD, FRESH, ENDED}) do
+  for _, timed in ipairs({HELD, FRESH, ENDED, DUE}) do
     local first = redis.call('ZRANGE', timed, 0, 0, 'WITHSCORES')
     if first[2] then due_at(tonumber(first[2])) end
   end
