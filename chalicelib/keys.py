@@ -44,8 +44,8 @@ key                            type   contents
 ``{p}:ipconns``                HASH   IP -> open connections
 ``{p}:iprate:<minute>``        HASH   IP (``d|device``, ``n|IP``) -> connections opened (by that
                                       device; new devices from that IP) in that minute
-``{p}:matchstats``             HASH   ``n<i>``, ``w<i>`` for second i mod 64: ``<second>:<matches>``
-                                      and ``<second>: <waited ms> ...`` (a sample), for /stats
+``{p}:matchstats``             HASH   second mod 64 -> ``<second> <matches> <waited ms>...`` (a
+                                      sample of up to 16 waits), for /stats
 ``{p}:statscache``             STR    the last /stats answer, for a few seconds
 ``{p}:ipsocks``                HASH   IP -> its open connections, space-separated (a ban closes
                                       them all)

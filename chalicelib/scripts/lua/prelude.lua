@@ -321,21 +321,20 @@ local function seat_json(room, role, peer, token)
 end
 
 -- Counts a match and keeps a sample of how long it waited, per second of the last minute, for
--- GET /stats: fields 'n<i>' and 'w<i>' of MATCHSTATS, i = the second modulo 64, each value
--- prefixed by its second ('<second>:...') so that a field from a minute ago reads as empty.
+-- GET /stats: field i of MATCHSTATS, i = the second modulo 64, holds '<second> <matches> <waited
+-- ms>...' (at most STATS_SAMPLE waits), so that a field from a minute ago reads as another second.
 local STATS_SAMPLE = 16
 local function record_match(waited)
   local second = math.floor(NOW / 1000)
-  local slot = second % 64
-  local prefix = second .. ':'
-  local count = redis.call('HGET', MATCHSTATS, 'n' .. slot)
-  local n = 0
-  if count and string.sub(count, 1, #prefix) == prefix then n = tonumber(string.sub(count, #prefix + 1)) end
-  redis.call('HSET', MATCHSTATS, 'n' .. slot, prefix .. (n + 1))
-  if n < STATS_SAMPLE then
-    local waits = n > 0 and redis.call('HGET', MATCHSTATS, 'w' .. slot) or prefix
-    redis.call('HSET', MATCHSTATS, 'w' .. slot, waits .. ' ' .. math.floor(waited))
+  local field = second % 64
+  local entry = redis.call('HGET', MATCHSTATS, field)
+  local at, count, waits = second, 0, ''
+  if entry then
+    local s, n, rest = string.match(entry, '^(%d+) (%d+)(.*)$')
+    if tonumber(s) == second then count, waits = tonumber(n), rest end
   end
+  if count < STATS_SAMPLE then waits = waits .. ' ' .. math.floor(waited) end
+  redis.call('HSET', MATCHSTATS, field, at .. ' ' .. (count + 1) .. waits)
   mark(MATCHSTATS)
 end
 
@@ -361,49 +360,68 @@ local function pair(x, y, fresh)
 end
 
 -- The waiters who could take `seeker` ({cid, info, waited}) and whom it could take, oldest
--- first, at most P.scan from each list it reads: those who share one of its interests, and,
+-- first, at most `limit` from each list it reads: those who share one of its interests, and,
 -- when it takes anyone (it named none, or waited past its fallback), those who named none and
--- those past their own fallback. Bounded however long the queue: never the whole queue.
-local function candidates(seeker)
-  local found, seen = {}, {[seeker.cid] = true}
+-- those past their own fallback. Bounded however long the queue: never the whole queue. Also
+-- returns the horizon: no unread waiter of these lists started before it.
+local function candidates(seeker, limit)
+  local found, seen, horizon = {}, {[seeker.cid] = true}, math.huge
   local function add(cid, since)
     if not seen[cid] then
       seen[cid] = true
       table.insert(found, {cid = cid, since = since})
     end
   end
+  local function read(list)  -- list: {since, cid} pairs in order
+    if #list == limit then horizon = math.min(horizon, list[#list][1]) end
+    for _, item in ipairs(list) do add(item[2], item[1]) end
+  end
   local function from_index(prefix)
-    local members = redis.call('ZRANGEBYLEX', WAITING, '[' .. prefix .. SEP, '(' .. prefix .. '\1', 'LIMIT', 0, P.scan)
-    for _, member in ipairs(members) do
+    local list = {}
+    for _, member in ipairs(redis.call('ZRANGEBYLEX', WAITING, '[' .. prefix .. SEP, '(' .. prefix .. '\1',
+                                       'LIMIT', 0, limit)) do
       local first = #prefix + 2
       local last = string.find(member, SEP, first, true)
-      add(string.sub(member, last + 1), tonumber(string.sub(member, first, last - 1)))
+      table.insert(list, {tonumber(string.sub(member, first, last - 1)), string.sub(member, last + 1)})
     end
+    read(list)
   end
   local tags = tags_of(seeker.info)
   for _, tag in ipairs(tags) do from_index(tag) end
   if #tags == 0 or seeker.waited >= P.fallback_ms then
     from_index('')
-    local overdue = redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES', 'LIMIT', 0, P.scan)
-    for i = 1, #overdue, 2 do add(overdue[i], tonumber(overdue[i + 1])) end
+    local list, overdue = {}, redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES',
+                                         'LIMIT', 0, limit)
+    for k = 1, #overdue, 2 do table.insert(list, {tonumber(overdue[k + 1]), overdue[k]}) end
+    read(list)
   end
   table.sort(found, function(x, y) return x.since < y.since or (x.since == y.since and x.cid < y.cid) end)
-  return found
+  return found, horizon
 end
 
 -- The oldest waiter `seeker` may be paired with now, dropping stale entries on the way; nil if
--- none. `used`: waiters already taken in this call.
+-- none. `used`: waiters already taken in this call. A short read of each list first, which is
+-- nearly always enough; the full read (P.scan from each) only when it was not.
+local FIRST_READ = 4
 local function partner_for(seeker, used)
-  for _, candidate in ipairs(candidates(seeker)) do
-    local other = candidate.cid
-    if not used or not used[other] then
-      if not can_pair(other) then
-        dequeue(other, conn_of(other))
-      else
-        local waiter = {cid = other, info = conn_of(other), waited = NOW - candidate.since}
-        if compatible(waiter, seeker, false) then return waiter end
+  local limits = P.scan > FIRST_READ and {FIRST_READ, P.scan} or {P.scan}
+  for round, limit in ipairs(limits) do
+    local found, horizon = candidates(seeker, limit)
+    if round == #limits then horizon = math.huge end
+    for _, candidate in ipairs(found) do
+      -- A waiter that started after the horizon may not be the oldest: an unread one may be older.
+      if candidate.since > horizon then break end
+      local other = candidate.cid
+      if not used or not used[other] then
+        if not can_pair(other) then
+          dequeue(other, conn_of(other))
+        else
+          local waiter = {cid = other, info = conn_of(other), waited = NOW - candidate.since}
+          if compatible(waiter, seeker, false) then return waiter end
+        end
       end
     end
+    if horizon == math.huge then return nil end
   end
   return nil
 end

@@ -11,20 +11,15 @@ if cached then
 end
 local second = math.floor(NOW / 1000)
 local fields = {}
-for back = 0, 59 do
-  local slot = (second - back) % 64
-  table.insert(fields, 'n' .. slot)
-  table.insert(fields, 'w' .. slot)
-end
-local values = redis.call('HMGET', MATCHSTATS, unpack(fields))
+for back = 0, 59 do table.insert(fields, (second - back) % 64) end
 local matches, waits = 0, {}
-for back = 0, 59 do
-  local prefix = (second - back) .. ':'
-  local count, sample = values[2 * back + 1], values[2 * back + 2]
-  if count and string.sub(count, 1, #prefix) == prefix then
-    matches = matches + tonumber(string.sub(count, #prefix + 1))
-    local listed = string.sub(sample or prefix, #prefix + 1)
-    for wait in string.gmatch(listed, '%d+') do table.insert(waits, tonumber(wait)) end
+for back, entry in ipairs(redis.call('HMGET', MATCHSTATS, unpack(fields))) do
+  if entry then
+    local s, n, rest = string.match(entry, '^(%d+) (%d+)(.*)$')
+    if tonumber(s) == second - back + 1 then
+      matches = matches + tonumber(n)
+      for wait in string.gmatch(rest, '%d+') do table.insert(waits, tonumber(wait)) end
+    end
   end
 end
 local answer = cjson.encode({

@@ -1,0 +1,225 @@
+"""Redis server time per action, the previous design beside this one, against one real Valkey.
+
+    python -m bench.server_time                 # 2,000 and 20,000 connections, 5,000 waiters
+    python -m bench.server_time --quick         # small sizes
+    python -m bench.server_time --before <rev>  # compare with another revision
+
+Each design runs in its own interpreter, importing ``chalicelib`` and ``testkit`` from its own
+tree (this checkout, or ``git archive <rev>``), against the same Valkey, which is flushed
+between designs; the designs alternate per population so that both see the same machine load.
+Server time is ``INFO commandstats``: the ``usec`` of EVALSHA (the scripts) over its calls,
+around each timed action, so it excludes the network and the handler's own work.
+
+The scenarios are the issue's (docs/decisions/0003-lobby-and-shards.md):
+
+* ``register (matched)``, ``signal``, ``chat`` with half the connections in rooms, half idle;
+* ``register behind N waiters``: N waiters each with an interest of its own, then a newcomer
+  sharing the interest of the newest of them; whether it is matched, and its time;
+* ``sweep pass, N waiters``: one pass with N such waiters, none of them due;
+* ``stats, M matches``: ``GET /stats`` after M matches within the minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import PROJECT_DIR
+
+BEFORE_REV = "04c4c93"  # main before the lobby index, the due list and O(1) /stats (issue 15)
+
+
+def _worker(url: str, connections: int, waiters: int, matches: int, iterations: int) -> dict[str, Any]:
+    """Runs inside the design's own interpreter (its tree first on sys.path)."""
+    import os
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    import redis
+
+    from chalicelib import entry, sweep
+    from chalicelib.config import load_settings
+    from chalicelib.service import build
+    from testkit.events import connect_event, message_event, new_connection_id
+    from testkit.harness import RecordingSender
+    from testkit.policies import RELAXED_NO_METRICS
+
+    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin.flushall()
+    sender = RecordingSender()
+    service = build(load_settings({"REDIS_URL": url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED_NO_METRICS}),
+                    sender=sender)
+    service.store.load_scripts()
+
+    def connect() -> str:
+        cid = new_connection_id()
+        entry.on_connect(connect_event(cid), service)
+        return cid
+
+    def send(cid: str, body: dict[str, Any]) -> None:
+        entry.on_message(message_event(cid, body), service)
+
+    def last(cid: str) -> dict[str, Any]:
+        return sender.received(cid)[-1]
+
+    def usec() -> tuple[float, int]:
+        stat = admin.info("commandstats").get("cmdstat_evalsha", {})
+        return float(stat.get("usec", 0)), int(stat.get("calls", 0))
+
+    def timed(action: Any) -> tuple[float, int]:
+        before = usec()
+        action()
+        after = usec()
+        return after[0] - before[0], after[1] - before[1]
+
+    def pair() -> tuple[str, str, str]:
+        a, b = connect(), connect()
+        send(a, {"action": "register"})
+        send(b, {"action": "register"})
+        room = last(b)["room_code"]
+        send(a, {"action": "join", "room_code": room})
+        send(b, {"action": "join", "room_code": room})
+        return a, b, room
+
+    out: dict[str, Any] = {}
+    # -- a population: half in rooms, half idle --------------------------------------------------
+    for _ in range(connections // 4):
+        pair()
+    for _ in range(connections // 2):
+        connect()
+    register_us, signal_us, chat_us = [], [], []
+    for _ in range(iterations):
+        a, b = connect(), connect()
+        send(a, {"action": "register"})
+        register_us.append(timed(lambda b=b: send(b, {"action": "register"}))[0])
+        room = last(b)["room_code"]
+        send(a, {"action": "join", "room_code": room})
+        send(b, {"action": "join", "room_code": room})
+        signal = {"action": "signal", "room_code": room, "type": "candidate",
+                  "data": {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0",
+                           "sdpMLineIndex": 0}}
+        signal_us.append(timed(lambda a=a, signal=signal: send(a, signal))[0])
+        chat_us.append(timed(lambda b=b, room=room: send(b, {"action": "chat", "room_code": room,
+                                                               "message": "hello"}))[0])
+    out["population"] = {"register (matched)": _mean(register_us), "signal (candidate)": _mean(signal_us),
+                         "chat": _mean(chat_us)}
+    # -- a long queue of waiters who share nothing -----------------------------------------------
+    admin.flushall()
+    service.store.load_scripts()
+    for i in range(waiters):
+        send(connect(), {"action": "register", "interests": [f"topic-{i}"]})
+    newcomer = connect()
+    spent, _ = timed(lambda: send(newcomer, {"action": "register", "interests": [f"topic-{waiters - 1}"]}))
+    out["behind"] = {"us": spent, "matched": last(newcomer)["event"] == "matched"}
+    spent, calls = timed(lambda: sweep.run(service, window_seconds=0))
+    out["sweep"] = {"us": spent, "calls": calls}
+    # -- matches within the minute, then /stats -------------------------------------------------
+    admin.flushall()
+    service.store.load_scripts()
+    for _ in range(matches):
+        a, b = connect(), connect()
+        send(a, {"action": "register"})
+        send(b, {"action": "register"})
+    spent, calls = timed(lambda: entry.stats(service))
+    out["stats"] = {"us": spent, "calls": calls}
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _tree(rev: str, into: Path) -> Path | None:
+    """``chalicelib`` and ``testkit`` as they were at ``rev``, or None if this clone lacks it."""
+    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "chalicelib", "testkit"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def _run(tree: Path, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); sys.path.append({str(PROJECT_DIR)!r}); "
+            "import json; from bench.server_time import _worker; "
+            f"print(json.dumps(_worker({url!r}, {args.connections}, {args.waiters}, {args.matches}, "
+            f"{args.iterations})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from localdev.redis_server import RedisServer
+
+    results: dict[str, Any] = {"before_rev": args.before, "connections": args.connections, "waiters": args.waiters,
+                               "matches": args.matches}
+    with tempfile.TemporaryDirectory() as tmp, RedisServer() as server:
+        designs = {"before": _tree(args.before, Path(tmp)), "after": PROJECT_DIR}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
+        for _ in range(args.rounds):  # alternating, so that both see the same machine load
+            for name, tree in designs.items():
+                if tree:
+                    runs[name].append(_run(tree, server.url, args))
+        for name, figures in runs.items():
+            results[name] = _least(figures) if figures else None
+    return results
+
+
+def _least(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's smallest value over the rounds: noise from other work only ever adds time."""
+    first = runs[0]
+    return {section: {key: (min(run[section][key] for run in runs) if isinstance(value, float) else value)
+                      for key, value in figures.items()}
+            for section, figures in first.items()}
+
+
+def table(results: dict[str, Any]) -> str:
+    def cell(design: str, section: str, key: str) -> str:
+        figures = results.get(design)
+        if not figures:
+            return "n/a"
+        value = figures[section][key]
+        return f"{value:.0f} µs" if isinstance(value, float) else str(value)
+
+    rows = [
+        (f"register (matched), {results['connections']:,} connections", "population", "register (matched)"),
+        (f"signal (candidate), {results['connections']:,} connections", "population", "signal (candidate)"),
+        (f"chat, {results['connections']:,} connections", "population", "chat"),
+        (f"register behind {results['waiters']:,} waiters: server time", "behind", "us"),
+        (f"register behind {results['waiters']:,} waiters: matched?", "behind", "matched"),
+        (f"sweep pass, {results['waiters']:,} waiters", "sweep", "us"),
+        (f"GET /stats after {results['matches']:,} matches", "stats", "us"),
+    ]
+    lines = [f"| Redis server time | before ({results['before_rev']}) | after |", "|---|---:|---:|"]
+    lines += [f"| {label} | {cell('before', s, k)} | {cell('after', s, k)} |" for label, s, k in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.server_time", description=__doc__.split("\n\n")[0])
+    p.add_argument("--before", default=BEFORE_REV, help=f"revision of the previous design (default {BEFORE_REV})")
+    p.add_argument("--connections", type=int, nargs="*", default=None,
+                   help="connection populations (default 2000 20000)")
+    p.add_argument("--waiters", type=int, default=5000)
+    p.add_argument("--matches", type=int, default=3000)
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=2, help="runs of each design, alternating (default 2)")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    populations = args.connections or ([200] if args.quick else [2000, 20000])
+    if args.quick:
+        args.waiters, args.matches, args.iterations, args.rounds = 300, 100, 20, 1
+    for connections in populations:
+        args.connections = connections
+        print(f"measuring {connections:,} connections, {args.waiters:,} waiters, {args.matches:,} matches...",
+              file=sys.stderr, flush=True)
+        print(table(measure(args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
