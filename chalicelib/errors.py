@@ -14,7 +14,6 @@ MESSAGES: dict[str, str] = {
     "in_room": "You are already in a chat; send 'next' or 'leave' first.",
     "not_in_room": "You are not in a chat.",
     "wrong_room": "That room code is not your current room.",
-    "not_joined": "Send 'join' for your room before signalling.",
     "wrong_role": "Only the initiator sends 'offer' and only the responder sends 'answer'.",
     "peer_reconnecting": "Your stranger is reconnecting; try again in a moment.",
     "invalid_token": "That resume token is unknown, used, or expired.",

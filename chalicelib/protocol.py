@@ -10,7 +10,16 @@ import json
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ClientError
 
@@ -20,6 +29,13 @@ INTERESTS_MAX = 5
 INTEREST_CHARS_MAX = 24
 TOKEN_MAX = 64
 SEQ_MAX = 2**31 - 1
+# A batch of ICE candidates (signal type `candidates`): more than a browser gathers in one short
+# window on a many-homed machine, and each line longer than any real candidate attribute.
+CANDIDATES_MAX = 32
+CANDIDATE_CHARS_MAX = 512
+MID_CHARS_MAX = 32
+UFRAG_CHARS_MAX = 256
+MLINE_INDEX_MAX = 63
 REPORT_REASONS = ("spam", "nudity", "harassment", "hate", "underage", "violence", "other")
 
 
@@ -92,11 +108,54 @@ class Join(_Message):
     room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
 
 
+class IceCandidate(_Message):
+    """One candidate as ``RTCIceCandidate.toJSON()`` gives it, and nothing more."""
+
+    candidate: str = Field(max_length=CANDIDATE_CHARS_MAX)
+    sdpMid: str | None = Field(default=None, max_length=MID_CHARS_MAX)  # the browser's names, as toJSON() gives them
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=MLINE_INDEX_MAX)
+    usernameFragment: str | None = Field(default=None, max_length=UFRAG_CHARS_MAX)
+
+    @field_validator("candidate", "sdpMid", "usernameFragment")
+    @classmethod
+    def _no_controls(cls, value: str | None) -> str | None:
+        if value is not None and _unsafe(value, allowed=""):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class Candidates(_Message):
+    """The data of a ``candidates`` signal: the ICE candidates one short gathering window found,
+    in the order they were gathered, and ``end`` once gathering is complete (end-of-candidates).
+    One frame instead of one per candidate: every frame is a billed message both ways."""
+
+    candidates: list[IceCandidate] = Field(max_length=CANDIDATES_MAX)
+    end: bool = False
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Candidates:
+        if not self.candidates and not self.end:
+            raise ValueError("a batch holds at least one candidate or ends gathering")
+        return self
+
+
 class Signal(_Message):
+    """``offer``, ``answer``, ``candidates`` (a batch, validated: the server relays it as sent) or
+    ``candidate`` (one candidate, from pages loaded before batches; its data is relayed as is)."""
+
     action: Literal["signal"]
     room_code: str = Field(min_length=1, max_length=ROOM_CODE_MAX)
-    type: Literal["offer", "answer", "candidate"]
+    type: Literal["offer", "answer", "candidate", "candidates"]
     data: dict[str, Any] | str | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _batch_shape(cls, value: dict[str, Any] | str | None, info: ValidationInfo) -> dict[str, Any] | str | None:
+        if info.data.get("type") == "candidates":
+            if not isinstance(value, dict):
+                raise ValueError("must be an object {candidates, end}")
+            Candidates.model_validate(value)
+        return value
 
 
 class Chat(_Message):

@@ -98,7 +98,9 @@ class Harness:
         return fresh
 
     def pair(self, name_a: str = "alice", name_b: str = "bob", join: bool = True) -> tuple[str, str, str]:
-        """Connect two strangers, match them (a waits, so a is the initiator) and optionally join."""
+        """Connect two strangers, match them (a waits, so a is the initiator) and, with ``join``,
+        have both seats joined, as the page's first relay or an older page's ``join`` does (here
+        ``join``, which relays nothing), so the sweep's announcement check leaves the room be."""
         a, b = self.connect(), self.connect()
         self.send(a, {"action": "register", "name": name_a})
         self.send(b, {"action": "register", "name": name_b})

@@ -1,11 +1,27 @@
-"""join, signal and chat: relayed to the server-chosen peer only, with roles enforced."""
+"""join, signal and chat: relayed to the server-chosen peer only, with roles enforced.
+
+The page signals as soon as `matched` arrives: a seat's first relay joins it. `join` stays for
+pages loaded before that, which wait for its `verified`."""
 
 from __future__ import annotations
 
 import pytest
 
+from chalicelib import protocol, sweep
+from tests.support import invariants
 
-def test_join_verifies_membership_and_reports_the_role(harness):
+HOST = "candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host"
+
+
+def joined(redis_client, keys) -> dict[str, int]:
+    return {cid: seat["joined"] for cid, seat in invariants.snapshot(redis_client, keys)["seats"].items()}
+
+
+def batch(room: str, data) -> dict:
+    return {"action": "signal", "room_code": room, "type": "candidates", "data": data}
+
+
+def test_join_from_a_page_loaded_before_the_fold_still_verifies_membership_and_reports_the_role(harness):
     a, b, room = harness.pair(join=False)
     harness.send(a, {"action": "join", "room_code": room})
     harness.send(b, {"action": "join", "room_code": room})
@@ -50,11 +66,138 @@ def test_offer_answer_and_candidates_reach_only_the_peer_with_server_filled_send
     assert harness.new(c) == [] and harness.new(d) == []
 
 
-def test_signal_before_join_is_refused(harness):
+def test_an_offer_sent_without_join_is_relayed_and_joins_the_initiators_seat(policy_harness, redis_client, keys):
+    harness = policy_harness
     a, b, room = harness.pair(join=False)
     harness.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"sdp": "x"}})
-    assert harness.new(a)[-1]["code"] == "not_joined"
-    assert [e["event"] for e in harness.new(b)] == []
+    assert harness.new(a) == []
+    assert harness.new(b) == [{"event": "signal", "room_code": room, "from": "alice", "type": "offer",
+                               "data": {"sdp": "x"}}]
+    assert joined(redis_client, keys) == {a: 1, b: 0}
+    assert redis_client.zscore(keys.fresh, room) is not None  # b has not shown it heard of the room
+
+
+def test_once_both_members_relayed_the_sweep_no_longer_checks_the_rooms_announcement(
+    policy_harness, redis_client, keys, clock
+):
+    harness = policy_harness
+    a, b, room = harness.pair(join=False)
+    harness.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"sdp": "x"}})
+    harness.send(b, {"action": "signal", "room_code": room, "type": "answer", "data": {"sdp": "y"}})
+    assert joined(redis_client, keys) == {a: 1, b: 1}
+    assert redis_client.zscore(keys.fresh, room) is None
+    clock.advance(60)
+    sweep.run(harness.service, clock=clock, window_seconds=0)
+    assert invariants.check(redis_client, keys)["seats"][a]["room"] == room
+    assert harness.new(a)[-1]["type"] == "answer" and [e["type"] for e in harness.new(b)] == ["offer"]
+
+
+def test_a_room_only_its_initiator_relayed_in_ends_at_the_join_deadline_and_its_responder_looks_again(
+    policy_harness, redis_client, keys, clock
+):
+    """The responder never showed it heard of the room (its `matched` may have been lost): the
+    initiator, who did, is told the room ended; the responder goes back to the queue."""
+    harness = policy_harness
+    a, b, room = harness.pair(join=False)
+    harness.send(a, {"action": "signal", "room_code": room, "type": "offer", "data": {"sdp": "x"}})
+    harness.new(b)
+    clock.advance(harness.service.settings.announce_seconds + 1)
+    sweep.run(harness.service, clock=clock, window_seconds=0)
+    assert [e["event"] for e in harness.new(a)] == ["peer-disconnected"]
+    assert harness.new(b) == []
+    state = invariants.check(redis_client, keys)
+    assert state["seats"] == {} and state["queue"] == [b]
+
+
+@pytest.mark.parametrize("first", [
+    {"action": "chat", "message": "hi"},
+    {"action": "typing"},
+    {"action": "signal", "type": "candidates", "data": {"candidates": [{"candidate": HOST, "sdpMid": "0"}]}},
+    {"action": "signal", "type": "candidate", "data": {"candidate": HOST}},
+])
+def test_any_relay_that_names_the_room_joins_the_seat(harness, redis_client, keys, first):
+    a, b, room = harness.pair(join=False)
+    harness.send(b, {**first, "room_code": room})
+    assert len(harness.new(a)) == 1 and harness.new(b) == []
+    assert joined(redis_client, keys) == {a: 0, b: 1}
+
+
+def test_a_refused_relay_joins_nothing(policy_harness, redis_client, keys):
+    harness = policy_harness
+    a, b, room = harness.pair(join=False)
+    c, d, other = harness.pair(join=False)
+    harness.send(b, {"action": "signal", "room_code": room, "type": "offer", "data": {}})
+    harness.send(b, {"action": "chat", "room_code": other, "message": "wrong room"})
+    assert [e["code"] for e in harness.new(b)] == ["wrong_role", "wrong_room"]
+    assert joined(redis_client, keys) == {a: 0, b: 0, c: 0, d: 0}
+    assert redis_client.zscore(keys.fresh, room) is not None
+
+
+def test_a_register_after_a_relay_is_in_room_not_announced_again(harness):
+    a, b, room = harness.pair(join=False)
+    harness.send(b, {"action": "register"})  # never relayed: it may not have heard of its room
+    assert [e["event"] for e in harness.new(b)] == ["matched"]
+    harness.new(a)
+    harness.send(b, {"action": "chat", "room_code": room, "message": "hi"})
+    harness.send(b, {"action": "register"})
+    assert [e.get("code") for e in harness.new(b)] == ["in_room"]
+    assert [e["event"] for e in harness.new(a)] == ["chat"]
+
+
+def test_a_batch_of_candidates_reaches_the_peer_as_sent(harness):
+    a, b, room = harness.pair("alice", "bob", join=False)
+    first = {"candidates": [{"candidate": HOST, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "u1"},
+                            {"candidate": HOST.replace("192.0.2.1", "192.0.2.2"), "sdpMid": "0"}]}
+    last = {"candidates": [], "end": True}
+    harness.send(a, batch(room, first))
+    harness.send(a, batch(room, last))
+    assert harness.new(b) == [
+        {"event": "signal", "room_code": room, "from": "alice", "type": "candidates", "data": first},
+        {"event": "signal", "room_code": room, "from": "alice", "type": "candidates", "data": last},
+    ]
+    assert harness.new(a) == []
+
+
+def test_a_batch_as_large_as_allowed_is_relayed(harness):
+    a, b, room = harness.pair(join=False)
+    longest = "candidate:" + "9" * (protocol.CANDIDATE_CHARS_MAX - len("candidate:"))
+    data = {"candidates": [{"candidate": longest, "sdpMid": "0"}] * protocol.CANDIDATES_MAX, "end": True}
+    harness.send(a, batch(room, data))
+    assert [e["data"] for e in harness.new(b)] == [data]
+
+
+@pytest.mark.parametrize(("data", "code"), [
+    ({"candidates": [{"candidate": HOST}] * (protocol.CANDIDATES_MAX + 1)}, "invalid_field"),  # too many
+    ({"candidates": [{"candidate": "x" * (protocol.CANDIDATE_CHARS_MAX + 1)}]}, "invalid_field"),  # too long
+    ({"candidates": [{"candidate": HOST, "sdpMLineIndex": -1}]}, "invalid_field"),
+    ({"candidates": [{"candidate": HOST, "sdpMid": "0", "ip": "192.0.2.1"}]}, "invalid_field"),  # unknown field
+    ({"candidates": [{"sdpMid": "0"}]}, "invalid_field"),  # no candidate line
+    ({"candidates": [{"candidate": HOST + "\r\na=x"}]}, "invalid_field"),  # a smuggled SDP line
+    ({"candidates": [HOST]}, "invalid_field"),  # a line, not an object
+    ({"candidates": []}, "invalid_field"),  # says nothing
+    ({"candidates": [{"candidate": HOST}], "end": "yes"}, "invalid_field"),
+    ({"candidates": [{"candidate": HOST}], "from": "alice"}, "invalid_field"),
+    ({"candidate": HOST}, "invalid_field"),  # one candidate under the batch's type
+    ([{"candidate": HOST}], "invalid_field"),
+    (None, "invalid_field"),
+    (HOST, "invalid_field"),
+])
+def test_a_malformed_batch_of_candidates_gets_one_error_and_reaches_nobody(harness, redis_client, keys, data, code):
+    a, b, room = harness.pair(join=False)
+    harness.send(a, batch(room, data))
+    [error] = harness.new(a)
+    assert error["event"] == "error" and error["code"] == code and "data" in error["message"]
+    assert harness.new(b) == []
+    assert joined(redis_client, keys) == {a: 0, b: 0}
+
+
+def test_a_batch_larger_than_a_frame_is_too_large_whatever_else_is_wrong_with_it(harness):
+    a, b, room = harness.pair(join=False)
+    limit = harness.service.settings.max_message_bytes
+    data = {"candidates": [{"candidate": "c" * 1000}] * (limit // 1000 + 1)}
+    harness.send(a, batch(room, data))
+    assert [e["code"] for e in harness.new(a)] == ["too_large"]
+    assert harness.new(b) == []
 
 
 def test_signal_before_match_is_refused(harness):
@@ -93,7 +236,7 @@ def test_chat_is_relayed_both_ways_with_the_senders_name(harness):
     assert isinstance(to_a["timestamp"], float)
 
 
-def test_chat_works_before_join(harness):
+def test_chat_works_without_join(harness):
     a, b, room = harness.pair(join=False)
     harness.send(b, {"action": "chat", "room_code": room, "message": "hello"})
     assert harness.new(a)[0]["message"] == "hello"

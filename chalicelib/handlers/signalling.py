@@ -1,5 +1,8 @@
 """join, signal, chat and typing: everything relayed inside a room. The recipient is always the
-sender's current peer as recorded by the server, never a client-supplied target."""
+sender's current peer as recorded by the server, never a client-supplied target.
+
+A seat's first relay joins it, so the page signals as soon as `matched` arrives; ``join`` stays
+for pages loaded before that, which wait for its ``verified``."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from .replies import refuse
 
 
 def join(ctx: Context, msg: protocol.Join) -> None:
+    """The compatibility path: a page from before the fold claims its seat and waits for this."""
     match ctx.service.store.join(ctx.connection_id, msg.room_code, ctx.message_id):
         case Verified(role=role):
             ctx.outbox.send(ctx.connection_id, events.verified(msg.room_code, role))

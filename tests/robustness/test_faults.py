@@ -23,7 +23,7 @@ from testkit.policies import RELAXED_NO_METRICS as RELAXED
 from tests.support import invariants
 from tests.support.latency_proxy import LatencyProxy
 
-KNOWN_CODES = {"unavailable", "not_connected", "in_room", "not_in_room", "wrong_room", "not_joined"}
+KNOWN_CODES = {"unavailable", "not_connected", "in_room", "not_in_room", "wrong_room"}
 
 
 def _harness(url: str, clock: Any = None, timeout: float = 0.5) -> Harness:

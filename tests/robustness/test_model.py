@@ -55,11 +55,15 @@ TOKEN_CHOICE = st.sampled_from(["held", "held", "live", "garbage"])
 # that is no longer its own (the line sent just before `next`); garbage: a code no room had.
 ROOM_CHOICE = st.sampled_from(["own", "own", "own", "other", "stale", "garbage"])
 TURNS = st.lists(
-    st.tuples(st.booleans(), st.sampled_from(["join", "join", "offer", "answer", "candidate", "chat", "typing"])),
+    # The page relays at once (its first relay joins its seat); `join` is a page from before that.
+    st.tuples(st.booleans(), st.sampled_from(["join", "offer", "answer", "candidates", "candidate", "chat", "typing"])),
     min_size=1, max_size=8,
 )
 FAULTED = st.sampled_from(["register", "register", "next", "leave", "report", "join", "chat", "resume", "disconnect", "sweep"])
-PAYLOADS = {"offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answer", "sdp": "v=0 a"}, "candidate": None}
+PAYLOADS = {
+    "offer": {"type": "offer", "sdp": "v=0 o"}, "answer": {"type": "answer", "sdp": "v=0 a"}, "candidate": None,
+    "candidates": {"candidates": [{"candidate": "candidate:1 1 udp 1 192.0.2.1 9 typ host", "sdpMid": "0"}], "end": True},
+}
 
 
 class LossyRedis:
@@ -269,7 +273,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.learn()
 
     @precondition(lambda self: self.actors())
-    @rule(who=st.integers(0, 99), choice=ROOM_CHOICE, kind=st.sampled_from(["offer", "answer", "candidate"]))
+    @rule(who=st.integers(0, 99), choice=ROOM_CHOICE, kind=st.sampled_from(["offer", "answer", "candidates", "candidate"]))
     def signal(self, who: int, choice: str, kind: str) -> None:
         self.signal_as(self.pick_in_room(who), choice, kind)
 

@@ -79,6 +79,10 @@ def test_concurrent_soak_keeps_every_guarantee(recording_harness, redis_client, 
             room = rooms[-1] if rooms else "none"
             if op == "join":
                 h.send(cid, {"action": "join", "room_code": room})
+            elif rng.random() < 0.5:  # the page's batch, or one candidate as older pages send
+                sent_marks[mark] = cid
+                data = {"candidates": [{"candidate": mark, "sdpMid": "0"}], "end": rng.random() < 0.5}
+                h.send(cid, {"action": "signal", "room_code": room, "type": "candidates", "data": data})
             else:
                 sent_marks[mark] = cid
                 h.send(cid, {"action": "signal", "room_code": room, "type": "candidate", "data": {"mark": mark}})
@@ -110,7 +114,9 @@ def test_concurrent_soak_keeps_every_guarantee(recording_harness, redis_client, 
             text = json.dumps(event)
             assert not any(other in text for other in everyone), f"an event leaks a connection id: {event}"
             assert "198.51.100." not in text, f"an event leaks an address: {event}"
-            mark = event.get("message") if event["event"] == "chat" else (event.get("data") or {}).get("mark")
+            data = event.get("data") or {}
+            batch = data.get("candidates") or [{}]
+            mark = event.get("message") if event["event"] == "chat" else data.get("mark") or batch[0].get("candidate")
             if event["event"] in {"chat", "signal"} and mark:
                 received_marks[mark] += 1
                 sender = sent_marks[mark]

@@ -360,11 +360,16 @@ class Model:
             return self.refused(cid, "not_in_room")
         if room != seat.room:
             return self.refused(cid, "wrong_room")
+        self.mark_joined(cid)
+        return lambda: self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
+
+    def mark_joined(self, cid: str) -> None:
+        """`join`, or a seat's first relay: once both heard of the room, no announcement was lost."""
+        seat = self.seats[cid]
         if not seat.joined:
             seat.joined = True
-            if self.seats[seat.peer].joined:  # both heard of the room: no announcement was lost
-                self.fresh.pop(room, None)
-        return lambda: self.expect(cid, {"event": "verified", "room_code": ("room", room), "role": seat.role})
+            if self.seats[seat.peer].joined:
+                self.fresh.pop(seat.room, None)
 
     def relay(
         self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "", seq: int | None = None
@@ -381,13 +386,11 @@ class Model:
             return self.refused(cid, "not_in_room")
         if room != seat.room:  # every kind names its room; a stale or foreign one reaches nobody
             return self.refused(cid, "wrong_room")
-        if kind in {"offer", "answer", "candidate"}:
-            if not seat.joined:
-                return self.refused(cid, "not_joined")
-            if (kind == "offer" and seat.role != "initiator") or (kind == "answer" and seat.role != "responder"):
-                return self.refused(cid, "wrong_role")
+        if (kind == "offer" and seat.role != "initiator") or (kind == "answer" and seat.role != "responder"):
+            return self.refused(cid, "wrong_role")
         if self.seats[seat.peer].held:
             return self.refused(cid, "peer_reconnecting")
+        self.mark_joined(cid)  # naming its room proves the member heard of it, as `join` does
         code = ("room", seat.room)
         if kind == "chat":
             event = {"event": "chat", "room_code": code, "sender": self.name_of(cid), "message": message}

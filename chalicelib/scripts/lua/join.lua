@@ -1,4 +1,6 @@
 -- A.cid = connection id, A.room = room code claimed by the client.
+-- Kept for pages loaded before the first relay joined a seat (relay.lua): they send `join` on
+-- `matched` and wait for `verified` before signalling. Same effect as that first relay.
 -- Returns verified {role} | not_in_room | wrong_room | not_connected | duplicate | rate_limited.
 local cid, code = A.cid, A.room
 local me, reply = begin(cid, FAMILY)

@@ -1,23 +1,29 @@
 -- signal, chat and typing. A.cid = connection id, A.room = room code claimed by the client,
--- A.kind = offer | answer | candidate | chat | typing. Every kind names its room, so a line
--- sent just before `next` is refused rather than reaching the next stranger.
+-- A.kind = offer | answer | candidates | candidate | chat | typing. Every kind names its room,
+-- so a line sent just before `next` is refused rather than reaching the next stranger.
 -- The server, not the client, picks the recipient: the sender's current peer.
+-- The first relay a seat makes also joins it (the `join` action's work, for pages that no
+-- longer send one): naming its room proves the member heard of it, so once both have, the
+-- sweep need not check the room's announcement.
 -- Returns ok {peer, name, room} or not_connected | duplicate | rate_limited | not_in_room |
--- wrong_room | not_joined | wrong_role | peer_reconnecting.
+-- wrong_room | wrong_role | peer_reconnecting.
 local cid, room, kind = A.cid, A.room, A.kind
 local family = kind
-if kind == 'offer' or kind == 'answer' or kind == 'candidate' then family = 'signal' end
+if kind == 'offer' or kind == 'answer' or kind == 'candidates' or kind == 'candidate' then family = 'signal' end
 local me, reply = begin(cid, family)
 if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return refuse(cid, 'not_in_room') end
 if seat.room ~= room then return refuse(cid, 'wrong_room') end
-if family == 'signal' then
-  if seat.joined ~= 1 then return refuse(cid, 'not_joined') end
-  if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
-    return refuse(cid, 'wrong_role')
-  end
+if (kind == 'offer' and seat.role ~= 'initiator') or (kind == 'answer' and seat.role ~= 'responder') then
+  return refuse(cid, 'wrong_role')
 end
 local peer_seat = seat_of(seat.peer)
 if peer_seat and peer_seat.held then return refuse(cid, 'peer_reconnecting') end
+if seat.joined ~= 1 then
+  seat.joined = 1
+  redis.call('HSET', SEATS, cid, cjson.encode(seat))
+  mark(SEATS)
+  if peer_seat and peer_seat.joined == 1 then redis.call('ZREM', FRESH, room) end
+end
 return finish('ok', {peer = seat.peer, name = name_of(me), room = seat.room})
