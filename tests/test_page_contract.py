@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,3 +26,8 @@ def test_the_report_dialog_offers_exactly_the_servers_reasons_in_its_order() -> 
     parser = ReasonButtons()
     parser.feed((WEB / "index.html").read_text(encoding="utf-8"))
     assert tuple(parser.values) == protocol.REPORT_REASONS
+
+
+def test_the_page_batches_no_more_candidates_per_frame_than_the_server_takes() -> None:
+    found = re.search(r"export const CANDIDATES_MAX = (\d+);", (WEB / "call.js").read_text(encoding="utf-8"))
+    assert found and int(found.group(1)) == protocol.CANDIDATES_MAX

@@ -1,16 +1,36 @@
-// One RTCPeerConnection for one room: offer/answer by role, trickle ICE over the WebSocket.
+// One RTCPeerConnection for one room: offer/answer by role, ICE candidates in short batches.
 
 // `?ice=relay` in the page's address sends every packet through the TURN relay, as on a network
 // where nothing else gets through: the relay tests use it, and so can anyone checking a relay.
 const ICE_TRANSPORT_POLICY = new URLSearchParams(location.search).get('ice') === 'relay' ? 'relay' : 'all';
 
+// Every frame is a billed message twice (to the server, then to the stranger), so candidates
+// do not go one per frame. The offer or answer waits at most this long for gathering to finish,
+// so that its SDP already carries the candidates found by then: host ones within milliseconds,
+// server-reflexive ones a round trip to STUN later. Chromium finishes gathering host candidates
+// in about 130 ms (it looks for TCP ones a step after UDP); where it finishes in time, no
+// candidate frame follows at all.
+export const GATHER_WAIT_MS = 200;
+// Candidates found after the description went are sent together, this long after the first.
+export const BATCH_WINDOW_MS = 50;
+// The most the server takes in one `candidates` frame (protocol.CANDIDATES_MAX).
+export const CANDIDATES_MAX = 32;
+
+// What identifies a candidate line: foundation, component, transport, priority, address, port
+// and type. The SDP copy leaves out the extensions the browser adds to the event's (ufrag).
+function candidateKey(line) {
+  return line.trim().split(/\s+/).slice(0, 8).join(' ');
+}
+
 /**
  * A call with the stranger in one room.
  *
- * The server only relays signals after this side's `join` is verified, and only an offer from
- * the initiator and an answer from the responder. So outgoing signals wait in `#outbox` until
- * begin(), and remote candidates that arrive before the remote description wait in `#pending`
- * (the server runs messages concurrently, so a candidate can overtake its offer).
+ * The server relays an offer only from the initiator and an answer only from the responder;
+ * the first signal also tells it we heard of the room, so nothing waits for a `join`. Our
+ * candidates go in the description when they are found in time, else in `candidates` batches
+ * (`{candidates, end}`, `end` once gathering is complete). Remote candidates that arrive before
+ * the remote description wait in `#pending` (the server runs messages concurrently, so a batch
+ * can overtake its offer).
  */
 export class Call {
   #roomCode;
@@ -22,10 +42,14 @@ export class Call {
   #transceivers = {};
   #tracks = {}; // what we send, by kind (null: nothing)
   #stream;
-  #joined = false;
+  #started = false;
   #closed = false;
-  #outbox = [];
-  #pending = [];
+  #pending = []; // remote candidates (null: their end) waiting for the remote description
+  #unsent = []; // our candidates, not in a description we sent nor in a batch yet
+  #described = null; // the candidates in the offer or answer we sent (a Set); later ones go in batches
+  #gatheringDone = false;
+  #batchTimer = null;
+  #onGathered = null; // ends the wait of #describe once gathering is complete
   // Signals are applied one at a time, in arrival order, because each step is async.
   #chain = Promise.resolve();
 
@@ -47,7 +71,11 @@ export class Call {
     this.#send = send;
     this.#onStateChange = onStateChange;
     this.#mediaState = mediaState ?? (() => ({}));
-    this.pc = new RTCPeerConnection({ iceServers: iceServers ?? [], iceTransportPolicy: ICE_TRANSPORT_POLICY });
+    // max-bundle: audio, video and the channel share one transport, so ICE gathers candidates
+    // once, not once per media section (a third of them to send).
+    this.pc = new RTCPeerConnection({
+      iceServers: iceServers ?? [], iceTransportPolicy: ICE_TRANSPORT_POLICY, bundlePolicy: 'max-bundle',
+    });
 
     // Always negotiate audio and video both ways, with or without a track of our own: a
     // text-only visitor still sees the stranger, and can turn the camera on later with
@@ -79,10 +107,7 @@ export class Call {
       if (state && typeof state === 'object' && !this.#closed) onPeerState?.(state);
     });
 
-    this.pc.addEventListener('icecandidate', ({ candidate }) => {
-      // The end of gathering (null) is not sent: the remote side does not need it to connect.
-      if (candidate) this.#signal('candidate', candidate.toJSON());
-    });
+    this.pc.addEventListener('icecandidate', ({ candidate }) => this.#gathered(candidate));
     this.pc.addEventListener('track', ({ track, streams }) => {
       onTrack(streams[0] ?? new MediaStream([track]), track);
     });
@@ -112,20 +137,22 @@ export class Call {
     this.#channel.send(JSON.stringify(this.#mediaState()));
   }
 
-  /** Our join is verified: flush what waited, and the initiator makes the offer. */
-  begin() {
-    if (this.#joined || this.#closed) return;
-    this.#joined = true;
-    for (const [type, data] of this.#outbox.splice(0)) this.#signal(type, data);
+  /** Start the call as soon as we know of the room: the initiator makes the offer at once. */
+  start() {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
     if (this.#initiator) {
       this.#enqueue(async () => {
         await this.pc.setLocalDescription(await this.pc.createOffer());
-        this.#signal('offer', this.pc.localDescription.toJSON());
+        await this.#describe('offer');
       });
     }
   }
 
-  /** Apply a signal the stranger sent: an offer, an answer or an ICE candidate. */
+  /**
+   * Apply a signal the stranger sent: an offer, an answer, a batch of ICE candidates, or one
+   * candidate (from a page loaded before batches).
+   */
   handleSignal(type, data) {
     this.#enqueue(async () => {
       if (type === 'offer' && !this.#initiator) {
@@ -133,10 +160,17 @@ export class Call {
         await this.#takeOffered();
         await this.#applyPending();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
-        this.#signal('answer', this.pc.localDescription.toJSON());
+        await this.#describe('answer');
       } else if (type === 'answer' && this.#initiator) {
         await this.pc.setRemoteDescription(data);
         await this.#applyPending();
+      } else if (type === 'candidates' && Array.isArray(data?.candidates)) {
+        const batch = data.end === true ? [...data.candidates, null] : data.candidates;
+        if (this.pc.remoteDescription) {
+          for (const candidate of batch) await this.#addCandidate(candidate);
+        } else {
+          this.#pending.push(...batch);
+        }
       } else if (type === 'candidate' && data) {
         if (this.pc.remoteDescription) await this.#addCandidate(data);
         else this.#pending.push(data);
@@ -147,16 +181,74 @@ export class Call {
   close() {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#batchTimer);
+    this.#onGathered?.();
     this.pc.close();
   }
 
   #signal(type, data) {
     if (this.#closed) return;
-    if (!this.#joined) {
-      this.#outbox.push([type, data]);
+    this.#send({ action: 'signal', room_code: this.#roomCode, type, data });
+  }
+
+  // Send our offer or answer once gathering is complete, or GATHER_WAIT_MS after it began: the
+  // SDP then carries every candidate found so far, and only later ones need a batch.
+  async #describe(type) {
+    if (!this.#gatheringDone) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, GATHER_WAIT_MS);
+        this.#onGathered = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onGathered = null;
+    }
+    if (this.#closed) return;
+    const description = this.pc.localDescription.toJSON();
+    const lines = description.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:'));
+    this.#described = new Set(lines.map((line) => candidateKey(line.slice(2))));
+    this.#unsent = this.#unsent.filter((candidate) => !this.#inDescription(candidate));
+    this.#signal(type, description);
+    if (this.#unsent.length) this.#flush();
+  }
+
+  // Whether the description we sent already carries `candidate` (as an `a=candidate:` line).
+  #inDescription(candidate) {
+    return this.#described?.has(candidateKey(candidate.candidate)) ?? false;
+  }
+
+  // A candidate from our ICE agent, or null once gathering is complete.
+  #gathered(candidate) {
+    if (this.#closed) return;
+    if (candidate) {
+      // An empty line ends one generation of candidates; the null that follows ends them all.
+      const found = candidate.toJSON();
+      if (!found.candidate || this.#inDescription(found)) return;
+      this.#unsent.push(found);
+      if (this.#described && this.#batchTimer === null) {
+        this.#batchTimer = setTimeout(() => this.#flush(), BATCH_WINDOW_MS);
+      }
       return;
     }
-    this.#send({ action: 'signal', room_code: this.#roomCode, type, data });
+    this.#gatheringDone = true;
+    this.#onGathered?.();
+    if (this.#described) this.#flush();
+  }
+
+  // Send the candidates found since the last frame, with `end` once gathering is complete.
+  // End-of-candidates rides on a batch and never costs a frame of its own (two billed messages):
+  // a description sent after gathering finished already holds every candidate, and an ICE agent
+  // connects without the marker, which only tells it that no more candidates will come.
+  #flush() {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    const unsent = this.#unsent.splice(0);
+    for (let i = 0; i < unsent.length; i += CANDIDATES_MAX) {
+      const candidates = unsent.slice(i, i + CANDIDATES_MAX);
+      const end = this.#gatheringDone && i + CANDIDATES_MAX >= unsent.length;
+      this.#signal('candidates', { candidates, end });
+    }
   }
 
   // The responder: send our tracks on the transceivers the offer made, both ways.
@@ -176,9 +268,10 @@ export class Call {
     for (const candidate of this.#pending.splice(0)) await this.#addCandidate(candidate);
   }
 
+  // A remote candidate, or null: the stranger's gathering is complete (end-of-candidates).
   async #addCandidate(candidate) {
     try {
-      await this.pc.addIceCandidate(candidate);
+      await (candidate === null ? this.pc.addIceCandidate() : this.pc.addIceCandidate(candidate));
     } catch (error) {
       // One bad candidate (say, an mDNS name we cannot resolve) must not stop the others.
       console.warn('Ignoring an ICE candidate', error);

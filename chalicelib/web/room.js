@@ -1,4 +1,4 @@
-// One room with one stranger: joining it, its call, and the stranger dropping out and back.
+// One room with one stranger: its call, and the stranger dropping out and back.
 
 import { Call } from './call.js';
 
@@ -10,10 +10,9 @@ import { Call } from './call.js';
  * same roles. Signals that arrive while there is no call wait for the next one.
  */
 export class Room {
-  #send;
   #callOptions;
   #held = [];
-  #joined = false;
+  #started = false;
 
   /**
    * @param {object} options
@@ -43,21 +42,19 @@ export class Room {
     this.peerMedia = null; // { audio, video, textOnly } as the stranger last told us, on the call's channel
     this.callState = 'new'; // the call's connectionState
     this.noFrames = false; // connected a while ago, and still no picture
-    this.#send = send;
     this.#callOptions = {
       roomCode: code, initiator, iceServers, localStream, send, onTrack, onStateChange: onCallState, mediaState, onPeerState,
     };
     this.call = new Call(this.#callOptions);
   }
 
-  /** Claim our seat; the server answers `verified`. */
-  join() {
-    this.#send({ action: 'join', room_code: this.code });
-  }
-
-  verified() {
-    this.#joined = true;
-    this.call?.begin();
+  /**
+   * Start the call: the initiator sends its offer now. No `join` first: the server takes our
+   * first signal as the sign that we heard of the room.
+   */
+  start() {
+    this.#started = true;
+    this.call?.start();
   }
 
   signal(type, data) {
@@ -77,7 +74,7 @@ export class Room {
     this.peerAway = false;
     this.call?.close();
     this.call = new Call(this.#callOptions);
-    if (this.#joined) this.call.begin();
+    if (this.#started) this.call.start();
     for (const [type, data] of this.#held.splice(0)) this.call.handleSignal(type, data);
   }
 

@@ -50,7 +50,6 @@ export function enterRoom(event, { resumed = false } = {}) {
     mediaState,
     onPeerState,
   });
-  app.room.join();
   setPhase('room');
   ui.focusChatInput();
   typingNotifier.reset();
@@ -68,8 +67,9 @@ export function enterRoom(event, { resumed = false } = {}) {
     }
   }
   if (event.peer_reconnecting) {
-    peerAway(); // both of us dropped; we are back first
+    peerAway(); // both of us dropped; we are back first: the call starts when they are back
   } else {
+    app.room.start();
     waitForVideo();
   }
 }

@@ -226,9 +226,6 @@ const handlers = {
     if (app.phase === 'idle') return;
     enter(event, { resumed: true });
   },
-  verified(event) {
-    inRoom(event, () => app.room.verified());
-  },
   signal(event) {
     inRoom(event, () => app.room.signal(event.type, event.data));
   },
@@ -319,7 +316,7 @@ function onServerError({ code, message, action, retry_after_ms: retryAfterMs }) 
       else console.debug('Server error', code, message, action);
       break;
     default:
-      // not_joined, wrong_role: answers to signals of a room that already ended. Nothing to do.
+      // wrong_role: the answer to a signal of a room that already ended. Nothing to do.
       console.debug('Server error', code, message, action);
   }
 }

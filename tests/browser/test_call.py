@@ -9,6 +9,7 @@ from tests.browser.conftest import PHONE, Pages
 from tests.browser.support import (
     chat_texts,
     pair,
+    record_sent_messages,
     screenshot,
     send_chat,
     start_chat,
@@ -44,6 +45,114 @@ def test_two_strangers_are_matched_and_see_each_others_video(pages: Pages):
     expect(a.locator("#chat-log .msg-peer")).to_have_count(1)
     screenshot(a, "call-desktop-ana.png")
     screenshot(b, "call-desktop-bo.png")
+
+
+def test_the_call_starts_without_join_and_the_candidates_ride_on_the_offer_and_answer(pages: Pages):
+    """Each frame is two billed messages: no `join`, no frame per candidate. With no STUN server
+    gathering finishes within the page's wait, so the descriptions carry every candidate."""
+    a = pages.open("Ana")
+    sent_a = record_sent_messages(a)
+    start_chat(a, "Ana")
+    status(a).to_contain_text("Looking for someone")
+    b = pages.open("Bo")
+    sent_b = record_sent_messages(b)
+    start_chat(b, "Bo")
+    for page in (a, b):
+        wait_connected(page)
+    for page in (a, b):
+        wait_remote_video_plays(page)
+    for sent, description in ((sent_a, "offer"), (sent_b, "answer")):
+        assert "join" not in [m["action"] for m in sent]
+        signals = [m for m in sent if m["action"] == "signal"]
+        assert [m["type"] for m in signals if m["type"] != "candidates"] == [description]
+        [sdp] = [m["data"]["sdp"] for m in signals if m["type"] == description]
+        assert "a=candidate:" in sdp
+        batches = [m["data"] for m in signals if m["type"] == "candidates"]
+        assert len(batches) <= 1, batches  # at most the tail, in one frame, ending gathering
+        assert all(batch["end"] for batch in batches)
+
+
+# A stand-in for RTCPeerConnection whose ICE agent the test drives: candidates are "found" when
+# the test says, so the batching of call.js is checked without timing luck.
+FAKE_PEER_CONNECTION = r"""
+window.__fakePCs = [];
+window.RTCPeerConnection = class extends EventTarget {
+  constructor() {
+    super();
+    this.localDescription = null; this.remoteDescription = null; this.added = [];
+    this.connectionState = 'new';
+    window.__fakePCs.push(this);
+  }
+  addTransceiver(kind) {
+    const sender = { replaceTrack: async () => {}, setStreams() {} };
+    return { sender, receiver: { track: { kind } }, direction: 'sendrecv', stopped: false };
+  }
+  getTransceivers() { return []; }
+  createDataChannel() { const c = new EventTarget(); c.readyState = 'connecting'; c.send = () => {}; return c; }
+  async createOffer() { return { type: 'offer', sdp: 'v=0\r\n' }; }
+  async createAnswer() { return { type: 'answer', sdp: 'v=0\r\n' }; }
+  async setLocalDescription(d) { this.localDescription = { ...d, toJSON() { return { type: this.type, sdp: this.sdp }; } }; }
+  async setRemoteDescription(d) { this.remoteDescription = d; }
+  async addIceCandidate(c) { this.added.push(c === undefined ? null : c.candidate); }
+  find(line) {  // the ICE agent found a candidate: it joins the local SDP, then the event fires
+    if (line) this.localDescription.sdp += `a=${line}\r\n`;
+    const candidate = line ? { candidate: line, toJSON: () => ({ candidate: line, sdpMid: '0' }) } : null;
+    this.dispatchEvent(Object.assign(new Event('icecandidate'), { candidate }));
+  }
+  close() {}
+};
+"""
+
+
+def test_candidates_found_after_the_description_go_in_batches_and_the_last_ends_gathering(pages: Pages):
+    page = pages.open("Ana", init_script=FAKE_PEER_CONNECTION)
+    sent = page.evaluate(
+        r"""async () => {
+          const { Call, GATHER_WAIT_MS, BATCH_WINDOW_MS, CANDIDATES_MAX } = await import('./static/call.js');
+          const sent = [];
+          const call = new Call({ roomCode: 'r1', initiator: true, iceServers: [], localStream: null,
+                                  send: (m) => sent.push(m), onTrack() {}, onStateChange() {} });
+          const pc = window.__fakePCs.at(-1);
+          const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+          call.start();
+          await sleep(5);
+          pc.find('candidate:1 1 udp 1 192.0.2.1 1 typ host');  // in time: rides on the offer
+          await sleep(GATHER_WAIT_MS + 20);
+          pc.find('candidate:2 1 udp 1 192.0.2.2 2 typ srflx');  // late: a batch, a window later
+          pc.find('candidate:3 1 udp 1 192.0.2.3 3 typ srflx');
+          await sleep(BATCH_WINDOW_MS + 20);
+          for (let i = 0; i < CANDIDATES_MAX + 1; i += 1) pc.find(`candidate:${10 + i} 1 udp 1 192.0.2.9 ${i} typ relay`);
+          pc.find(null);  // gathering complete: the rest at once, the last frame with end
+          await sleep(20);
+          return sent.map(({ type, data }) => (type === 'offer' ? [type, data.sdp] : [type, data.candidates.map((c) => c.candidate.split(' ')[0]), data.end]));
+        }"""
+    )
+    assert sent[0] == ["offer", "v=0\r\na=candidate:1 1 udp 1 192.0.2.1 1 typ host\r\n"]
+    assert sent[1] == ["candidates", ["candidate:2", "candidate:3"], False]
+    relays = [f"candidate:{10 + i}" for i in range(33)]
+    assert sent[2:] == [["candidates", relays[:32], False], ["candidates", relays[32:], True]]
+
+
+def test_a_batch_that_overtakes_the_offer_waits_for_it_and_is_applied_in_order_with_its_end(pages: Pages):
+    page = pages.open("Bo", init_script=FAKE_PEER_CONNECTION)
+    added = page.evaluate(
+        r"""async () => {
+          const { Call } = await import('./static/call.js');
+          const call = new Call({ roomCode: 'r1', initiator: false, iceServers: [], localStream: null,
+                                  send() {}, onTrack() {}, onStateChange() {} });
+          const pc = window.__fakePCs.at(-1);
+          call.handleSignal('candidates', { candidates: [{ candidate: 'candidate:a' }, { candidate: 'candidate:b' }], end: false });
+          call.handleSignal('candidate', { candidate: 'candidate:old-page' });
+          await new Promise((r) => setTimeout(r, 20));
+          const before = [...pc.added];
+          call.handleSignal('offer', { type: 'offer', sdp: 'v=0\r\n' });
+          call.handleSignal('candidates', { candidates: [{ candidate: 'candidate:c' }], end: true });
+          await new Promise((r) => setTimeout(r, 300));
+          return { before, after: pc.added };
+        }"""
+    )
+    assert added["before"] == []  # nothing is applied before the remote description
+    assert added["after"] == ["candidate:a", "candidate:b", "candidate:old-page", "candidate:c", None]
 
 
 def test_strangers_chat_both_ways_and_markup_is_shown_as_text(pages: Pages):
