@@ -1,12 +1,13 @@
 // "N people online" in the header, from the app's `stats` route, refreshed while the page is seen.
 //
-// The server's figure may be up to 5 s old (it is cached), so on its own it can say "0 people
+// The server's figure may be up to 7 s old (it is cached), so on its own it can say "0 people
 // online" to someone who is online and talking to a stranger. The page knows a lower bound (us,
 // and our stranger) and never shows less; and it never shows "0 people online" at all.
 
 const REFRESH_MS = 15_000;
-// The server lets the answer be cached for 5 s; a refresh after our own change waits that out.
-const AFTER_CHANGE_MS = 5_500;
+// The server lets the answer be cached for 5 s, after computing it at most once per 2 s for
+// everyone (STATS_CACHE_SECONDS); a refresh after our own change waits both out.
+const AFTER_CHANGE_MS = 7_500;
 
 /**
  * Keep `line` showing how many people are online; hidden whenever the figure is unavailable.
