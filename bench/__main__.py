@@ -123,6 +123,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"local gateway, {steady['users']} users at {steady['plan']['rate']:g}/s: 100 % matched, no errors",
             f"{steady['matched_pct']} %, {steady['errors']} errors, p99 {steady['match_latency_ms']['p99']:.1f} ms",
             steady["matched_pct"] == 100 and steady["errors"] == 0)
+    compared = results.get("cost_compare")
+    if compared and compared["columns"]:
+        limit = compared["target_setup_and_pings"]
+        figures = "; ".join(f"{c['label']}: {c['setup']} + {c['pings']} pings = {c['setup_and_pings']}"
+                            for c in compared["columns"])
+        add(f"register to media flowing: <= {limit} billed messages per match, pings included", figures,
+            all(c["setup_and_pings"] <= limit for c in compared["columns"][1:]))
     cold = results.get("cold")
     if cold:
         add("cold import <= 300 ms", f"{cold['import_ms_median']:.1f} ms (median)", cold["import_ms_median"] <= 300)
@@ -168,6 +175,15 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
                     result["profile"] = {"file": str(profile), **summarize(profile)}
                 results[f"load_{arrival}"] = result
+        if "cost" in args.sections:
+            # The same burst with the other client behaviours, for the cost table's other columns.
+            for key, _label, overrides in cost.VARIANTS:
+                if key in results:
+                    continue
+                plan = load.Plan(users=args.users, arrival="burst", **overrides)
+                plan.timeout_s = args.timeout or max(120.0, args.users / 15)
+                results[key] = load.run(server.url, plan, gateway_args, progress,
+                                        redis_pid=server._process.pid if server._process else None)
         if "cold" in args.sections:
             with FakeManagementApi() as api:
                 results["cold"] = coldstart.measure_imports(server.url, api.endpoint, args.cold_runs, progress)
@@ -179,6 +195,10 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         memory = cost.configured_memory_mb(args.stage)
         results["cost"] = [cost.model(base, results["handlers"], mb, assumptions)
                            for mb in dict.fromkeys([memory, 128])]
+        results["cost_compare"] = cost.compare([
+            (label, results[key], cost.model(results[key], results["handlers"], memory, assumptions))
+            for key, label, _ in cost.VARIANTS if key in results
+        ])
     results["targets"] = targets(results)
     return results
 
@@ -199,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args, progress)
     for table in report.rich_tables(results):
         console.print(table)
-    for key in ("load_burst", "load_steady"):
+    for key in ("load_burst", "load_steady", "load_legacy", "load_late"):
         r = results.get(key)
         if r and r["error_samples"]:
             console.print(f"[red]{key} errors:[/red]", *r["error_samples"][:10], sep="\n  ")

@@ -11,6 +11,11 @@ Lambda duration per invocation is modelled as
 
 where the CPU slowdown is 1769 MB / memory size (Lambda gives a full vCPU at 1769 MB and a
 proportional share below), and each invocation is billed rounded up to the next millisecond.
+
+``compare`` puts the model of several load runs side by side, one per client behaviour (the
+page before the join fold and the candidate batches, and after), with the billed messages per
+match split into what it takes from register to media flowing, the conversation and its end,
+and the keep-alive pings.
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ def model(load: dict[str, Any], handlers: dict[str, Any], memory_mb: int,
                    "lambda_per_gb_second": LAMBDA_PER_GB_SECOND},
         "per_match": {
             "client_messages": per_match["client_messages"], "server_messages": per_match["server_messages"],
+            "setup_messages": round(per_match["setup_client_messages"] + per_match["setup_server_messages"], 2),
             "ping_messages": round(2 * pings, 2), "billed_messages": round(messages, 2),
             "lambda_invocations": round(lambda_requests, 2), "connection_minutes": connection_minutes,
             "handler_cpu_ms": round(handler_ms, 3), "posts_per_invocation": round(posts_per_invocation, 3),
@@ -113,3 +119,32 @@ def model(load: dict[str, Any], handlers: dict[str, Any], memory_mb: int,
             "total": round(total, 2),
         },
     }
+
+
+# The variants the cost bench runs, as (key in the results, label, load.Plan overrides).
+VARIANTS = (
+    ("load_legacy", "before: join, one frame per candidate", {"client": "legacy"}),
+    ("load_burst", "after: no join, candidates in the offer/answer", {}),
+    ("load_late", "after: no join, 2 of 4 candidates late (one batch each side)", {"late_candidates": 2}),
+)
+TARGET_SETUP_AND_PINGS = 12  # billed messages per match from register to media flowing, pings included
+
+
+def compare(models: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Rows of billed messages and dollars per match, one column per (label, load run, model)."""
+    columns = []
+    for label, run, m in models:
+        per, usd = m["per_match"], m["usd_per_million_matches"]
+        setup_in, setup_out = run["per_match"]["setup_client_messages"], run["per_match"]["setup_server_messages"]
+        columns.append({
+            "label": label,
+            "setup_in": setup_in, "setup_out": setup_out, "setup": per["setup_messages"],
+            "rest": round(per["client_messages"] + per["server_messages"] - per["setup_messages"], 2),
+            "pings": per["ping_messages"], "billed": per["billed_messages"],
+            "setup_and_pings": round(per["setup_messages"] + per["ping_messages"], 2),
+            "invocations": per["lambda_invocations"], "usd_total": usd["total"],
+            "usd_messages": usd["api_gateway_messages"],
+            "sent": run["sent_by_action"], "received": run["received_by_event"], "matches": run["matches"],
+        })
+    return {"memory_mb": models[0][2]["memory_mb"] if models else None, "columns": columns,
+            "target_setup_and_pings": TARGET_SETUP_AND_PINGS}

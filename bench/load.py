@@ -1,16 +1,21 @@
 """End-to-end load through the local gateway: simulated users over real WebSockets.
 
 The gateway runs as its own process (``python -m localdev``), so the load generator (an asyncio
-client here) does not share its GIL. Every user connects, registers, is matched, joins,
-exchanges an offer, an answer and several ICE candidates, chats, and then either skips
-(``next``) or leaves (closes the socket). Each session is driven by its initiator:
+client here) does not share its GIL. Every user connects, registers, is matched, exchanges an
+offer, an answer and several ICE candidates, chats, and then either skips (``next``) or leaves
+(closes the socket). Each session is driven by its initiator:
 
     initiator                                   responder
-    join; after verified: offer, candidates,    join; after verified and the offer: answer,
-    chats                                       candidates, chats
+    on matched: offer (carrying the candidates  after the offer: answer (the same), then the
+    found in time), then a batch of the late    late candidates, chats
+    ones, chats
     when everything from the peer arrived       when everything from the peer arrived: "done"
     (answer, candidates, chats, "done"):
     skip (``next``, at most once) or close      on peer-disconnected: close
+
+That is the page's behaviour (``Plan.client = "page"``). ``"legacy"`` is the page before the
+join fold and the batches: both send ``join`` on matched and wait for ``verified``, and every
+candidate is a frame of its own, after the description; the cost bench runs both.
 
 so nobody leaves while a message for them or from them is in flight, and every relayed
 message must arrive exactly once at the right peer. A user that skipped and is left waiting
@@ -140,7 +145,7 @@ class Session:
     room: str
     peer: str
     initiator: bool
-    joined: bool = False
+    joined: bool = False  # may signal: at once for the page, after `verified` for the legacy client
     sent: bool = False  # our signals and chats are out
     done_sent: bool = False
     ended: bool = False
@@ -177,6 +182,8 @@ class Plan:
     arrival: str = "burst"  # burst | steady
     rate: float = 10.0  # users per second when steady
     candidates: int = 4  # ICE candidates each side sends
+    client: str = "page"  # page: no join, candidates in the description or batched | legacy: see above
+    late_candidates: int = 0  # page: of those, found after the description went (one batch with end)
     chats: int = 2  # chat lines each side sends (plus the responder's "done")
     skip_fraction: float = 0.5  # share of initiators who press Next once instead of leaving
     timeout_s: float = 120.0
@@ -305,7 +312,11 @@ class User:
             self.matched += 1
             self.sessions += 1
             self.session = Session(self.sessions, event["room_code"], event["peer"]["name"], event["initiator"])
-            await self.send({"action": "join", "room_code": event["room_code"]})
+            if run.plan.client == "legacy":
+                await self.send({"action": "join", "room_code": event["room_code"]})
+            else:
+                self.session.joined = True
+                await self.progress()  # the initiator offers at once
             early, self.early = self.early, []
             for frame in early:
                 await self.on_frame(json.dumps(frame), replay=True)
@@ -319,7 +330,12 @@ class User:
             if not self.relayed(event, self.tag_of(event)):
                 return
             assert s is not None
-            s.got["sdp" if event["type"] in ("offer", "answer") else "candidate"] += 1
+            data = event["data"]
+            if event["type"] in ("offer", "answer"):
+                s.got["sdp"] += 1
+                s.got["candidate"] += data["sdp"].count("a=candidate:")
+            else:
+                s.got["candidate"] += len(data["candidates"]) if event["type"] == "candidates" else 1
             await self.progress()
         elif kind == "chat":
             if not self.relayed(event, self.tag_of(event)):
@@ -349,7 +365,11 @@ class User:
         if event.get("event") == "chat":
             return str(event.get("message", ""))
         data = event.get("data")
-        return str(data.get("tag", "")) if isinstance(data, dict) else ""
+        if not isinstance(data, dict):
+            return ""
+        if event.get("type") == "candidates":  # a batch has no room for a field of ours but the ufrag
+            return str(data["candidates"][0].get("usernameFragment", "")) if data.get("candidates") else ""
+        return str(data.get("tag", ""))
 
     def relayed(self, event: dict[str, Any], tag: str) -> bool:
         """Record a relayed payload; False if it does not belong to our current session."""
@@ -369,13 +389,7 @@ class User:
             return
         if not s.sent and (s.initiator or s.got["sdp"]):
             s.sent = True
-            kind = "offer" if s.initiator else "answer"
-            await self.send({"action": "signal", "room_code": s.room, "type": kind,
-                             "data": {"type": kind, "sdp": OFFER_SDP, "tag": self.tag(kind)}})
-            for i in range(p.candidates):
-                await self.send({"action": "signal", "room_code": s.room, "type": "candidate",
-                                 "data": {"candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i} 5440{i} typ host",
-                                          "sdpMid": "0", "tag": self.tag(f"candidate{i}")}})
+            await self.describe("offer" if s.initiator else "answer")
             for i in range(p.chats):
                 await self.send({"action": "chat", "room_code": s.room, "message": self.tag(f"chat{i}")})
         everything = s.got["sdp"] == 1 and s.got["candidate"] == p.candidates and s.got["chat"] == p.chats
@@ -391,6 +405,25 @@ class User:
                 await self.seek("next")
             else:
                 await self.finish()
+
+    async def describe(self, kind: str) -> None:
+        """Our offer or answer and our candidates, as the plan's client sends them."""
+        s, p = self.session, self.run.plan
+        assert s is not None
+        lines = [f"candidate:{i} 1 udp 2122260223 192.0.2.{i} 5440{i} typ host" for i in range(p.candidates)]
+        late = lines if p.client == "legacy" else lines[len(lines) - min(p.late_candidates, len(lines)):]
+        sdp = OFFER_SDP + "".join(f"a={line}\r\n" for line in lines[: len(lines) - len(late)])
+        await self.send({"action": "signal", "room_code": s.room, "type": kind,
+                         "data": {"type": kind, "sdp": sdp, "tag": self.tag(kind)}})
+        if p.client == "legacy":
+            for i, line in enumerate(late):
+                await self.send({"action": "signal", "room_code": s.room, "type": "candidate",
+                                 "data": {"candidate": line, "sdpMid": "0", "tag": self.tag(f"candidate{i}")}})
+        elif late:
+            tag = self.tag("candidates")
+            await self.send({"action": "signal", "room_code": s.room, "type": "candidates", "data": {
+                "candidates": [{"candidate": line, "sdpMid": "0", "usernameFragment": tag} for line in late],
+                "end": True}})
 
     async def finish(self) -> None:
         self.done = True
@@ -570,6 +603,10 @@ def summarize(plan: Plan, r: Run, elapsed: float, leftovers: dict[str, Any], log
     outbound = sum(r.received.values())
     invocations = r.connects + inbound + r.connects  # $connect, each message, $disconnect
     matches = r.received["matched"] // 2
+    # From register to media flowing: the seeks, join and verified (legacy), and every signal
+    # both ways. The rest is the conversation (chat) and its end (leave, left, peer-disconnected).
+    setup_in = sum(r.sent[a] for a in ("register", "next", "join", "signal"))
+    setup_out = sum(r.received[e] for e in ("queued", "matched", "verified", "signal"))
     ledger = r.ledger.check()
     unclaimed = sum(len(u.early) for u in r.users)
     errors = r.errors + [f"gateway: {line}" for line in log_errors] + [
@@ -607,6 +644,8 @@ def summarize(plan: Plan, r: Run, elapsed: float, leftovers: dict[str, Any], log
             "server_messages": round(outbound / matches, 3) if matches else None,
             "invocations": round(invocations / matches, 3) if matches else None,
             "connections": round(r.connects / matches, 3) if matches else None,
+            "setup_client_messages": round(setup_in / matches, 3) if matches else None,
+            "setup_server_messages": round(setup_out / matches, 3) if matches else None,
         },
     }
 

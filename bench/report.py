@@ -114,6 +114,25 @@ def tables(results: dict[str, Any]) -> list[Table]:
         out.append((f"Cost per million matches at {cost['memory_mb']} MB "
                     f"(calls of {a['call_minutes']:g} min, pings every {a['ping_interval_s']:g} s)",
                     ["item", "value"], rows))
+    compared = results.get("cost_compare")
+    if compared and compared["columns"]:
+        cols = compared["columns"]
+
+        def row(name: str, cell: Any) -> list[str]:
+            return [name, *(cell(c) for c in cols)]
+
+        rows = [
+            row("matches in the run", lambda c: str(c["matches"])),
+            row("register -> media flowing: in + out", lambda c: f"{c['setup']} ({c['setup_in']} + {c['setup_out']})"),
+            row("+ pings and pongs (as modelled)", lambda c: f"{c['setup_and_pings']} (+{c['pings']})"),
+            row("conversation and its end (chat, leave, next's notice)", lambda c: _n(c["rest"])),
+            row("billed messages per match, all", lambda c: _n(c["billed"])),
+            row("Lambda invocations per match", lambda c: _n(c["invocations"])),
+            row("API Gateway messages per million matches", lambda c: f"${c['usd_messages']}"),
+            row("total per million matches", lambda c: f"${c['usd_total']}"),
+        ]
+        out.append((f"Billed messages per match, before and after the join fold and candidate batches "
+                    f"(burst runs, {compared['memory_mb']} MB)", ["per match", *(c["label"] for c in cols)], rows))
     targets = results.get("targets")
     if targets:
         out.append(("Targets", ["target", "figure", "met"],

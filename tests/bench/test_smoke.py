@@ -41,6 +41,13 @@ def burst(server: RedisServer) -> dict[str, Any]:
     return load.run(server.url, load.Plan(users=12, arrival="burst", timeout_s=60), ["--quiet", "--processes", "2"])
 
 
+@pytest.fixture(scope="module")
+def legacy_burst(server: RedisServer) -> dict[str, Any]:
+    """The page before the join fold and the batches: join, then one frame per candidate."""
+    plan = load.Plan(users=12, arrival="burst", timeout_s=60, client="legacy")
+    return load.run(server.url, plan, ["--quiet", "--processes", "2"])
+
+
 def test_handler_benchmark_counts_what_the_protocol_posts(handler_results: dict[str, Any]) -> None:
     actions = handler_results["actions"]
     posted = {name: row["messages"] for name, row in actions.items()}
@@ -64,11 +71,28 @@ def test_burst_everyone_matched_and_every_message_delivered_once(burst: dict[str
     assert ledger["delivered_once"] == ledger["relayed"]
     assert ledger["lost"] == ledger["duplicated"] == ledger["misdelivered"] == 0
     assert burst["received_by_event"]["matched"] == 2 * burst["matches"]
-    assert burst["received_by_event"]["verified"] == 2 * burst["matches"]
+    # The page's client: no join, and its candidates ride on its offer or answer.
+    assert "join" not in burst["sent_by_action"] and "verified" not in burst["received_by_event"]
+    assert burst["sent_by_action"]["signal"] == burst["received_by_event"]["signal"] == 2 * burst["matches"]
     assert burst["redis_after"]["clean"], burst["redis_after"]
     for key in burst["redis_after"]["keys"]:  # nothing that names a connection, but for seconds
         assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matchstats", "statscache", "iprate", "recent", "call"}, key
         assert not key.startswith("{rvc}:call:") or burst["redis_after"]["ttl_s"][key] <= 5, key
+
+
+def test_the_legacy_client_joins_and_sends_one_frame_per_candidate(legacy_burst: dict[str, Any]) -> None:
+    assert legacy_burst["errors"] == 0, legacy_burst["error_samples"]
+    assert legacy_burst["ledger"]["delivered_once"] == legacy_burst["ledger"]["relayed"]
+    matches = legacy_burst["matches"]
+    assert legacy_burst["sent_by_action"]["join"] == legacy_burst["received_by_event"]["verified"] == 2 * matches
+    assert legacy_burst["sent_by_action"]["signal"] == 2 * matches * (1 + load.Plan().candidates)
+
+
+def test_late_candidates_go_in_one_batch_per_side(server: RedisServer) -> None:
+    result = load.run(server.url, load.Plan(users=6, arrival="burst", timeout_s=60, late_candidates=2), ["--quiet"])
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["ledger"]["delivered_once"] == result["ledger"]["relayed"]
+    assert result["sent_by_action"]["signal"] == 2 * result["matches"] * 2  # the description, one batch
 
 
 def test_steady_arrivals_in_threads_mode(server: RedisServer) -> None:
@@ -122,6 +146,28 @@ def test_cost_model_and_report(handler_results: dict[str, Any], burst: dict[str,
     text = report.markdown(results)
     assert "Handler micro-benchmarks" in text and "Targets" in text
     assert len(report.rich_tables(results)) == len(report.tables(results))
+
+
+def test_cost_comparison_puts_the_clients_side_by_side(
+    handler_results: dict[str, Any], burst: dict[str, Any], legacy_burst: dict[str, Any]
+) -> None:
+    runs = [("before", legacy_burst), ("after", burst)]
+    compared = cost.compare([(label, run, cost.model(run, handler_results, 256)) for label, run in runs])
+    before, after = compared["columns"]
+
+    def signalling(column: dict[str, Any]) -> float:  # join, verified and signals, both ways, per match
+        frames = column["sent"].get("join", 0) + column["sent"]["signal"]
+        return (frames + column["received"].get("verified", 0) + column["received"]["signal"]) / column["matches"]
+
+    # join and verified both ways, and the 4 candidates of each side both ways, are gone: what
+    # is left is the offer and the answer, each in and out.
+    assert (signalling(before), signalling(after)) == (4 + 2 * 2 * (1 + 4), 4)
+    assert after["pings"] == before["pings"]
+    assert after["billed"] < before["billed"] and after["usd_total"] < before["usd_total"]
+    results = {"handlers": handler_results, "load_burst": burst, "cost_compare": compared}
+    [row] = [t for t in targets(results) if t["target"].startswith("register to media")]
+    assert row["met"] == (after["setup_and_pings"] <= cost.TARGET_SETUP_AND_PINGS)
+    assert "before and after" in report.markdown(results)
 
 
 def test_profile_summary(tmp_path: Path) -> None:
