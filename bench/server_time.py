@@ -46,7 +46,7 @@ def _worker(url: str, connections: int, waiters: int, matches: int, iterations: 
     from chalicelib import entry, sweep
     from chalicelib.config import load_settings
     from chalicelib.service import build
-    from testkit.events import connect_event, message_event, new_connection_id
+    from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
     from testkit.harness import RecordingSender
     from testkit.policies import RELAXED_NO_METRICS
 
@@ -93,9 +93,12 @@ def _worker(url: str, connections: int, waiters: int, matches: int, iterations: 
         pair()
     for _ in range(connections // 2):
         connect()
-    register_us, signal_us, chat_us = [], [], []
+    register_us, signal_us, chat_us, connect_us, ping_us, disconnect_us = [], [], [], [], [], []
     for _ in range(iterations):
-        a, b = connect(), connect()
+        made: list[str] = []
+        connect_us.append(timed(lambda made=made: made.append(connect()))[0])
+        a, b = made[0], connect()
+        ping_us.append(timed(lambda a=a: send(a, {"action": "ping"}))[0])
         send(a, {"action": "register"})
         register_us.append(timed(lambda b=b: send(b, {"action": "register"}))[0])
         room = last(b)["room_code"]
@@ -107,8 +110,11 @@ def _worker(url: str, connections: int, waiters: int, matches: int, iterations: 
         signal_us.append(timed(lambda a=a, signal=signal: send(a, signal))[0])
         chat_us.append(timed(lambda b=b, room=room: send(b, {"action": "chat", "room_code": room,
                                                                "message": "hello"}))[0])
-    out["population"] = {"register (matched)": _mean(register_us), "signal (candidate)": _mean(signal_us),
-                         "chat": _mean(chat_us)}
+        disconnect_us.append(timed(lambda a=a: entry.on_disconnect(disconnect_event(a), service))[0])
+        entry.on_disconnect(disconnect_event(b), service)
+    out["population"] = {"$connect": _mean(connect_us), "ping": _mean(ping_us),
+                         "register (matched)": _mean(register_us), "signal (candidate)": _mean(signal_us),
+                         "chat": _mean(chat_us), "$disconnect (in room)": _mean(disconnect_us)}
     # -- a long queue of waiters who share nothing -----------------------------------------------
     admin.flushall()
     service.store.load_scripts()
@@ -192,10 +198,10 @@ def table(results: dict[str, Any]) -> str:
         value = figures[section][key]
         return f"{value:.0f} µs" if isinstance(value, float) else str(value)
 
-    rows = [
-        (f"register (matched), {results['connections']:,} connections", "population", "register (matched)"),
-        (f"signal (candidate), {results['connections']:,} connections", "population", "signal (candidate)"),
-        (f"chat, {results['connections']:,} connections", "population", "chat"),
+    rows = [(f"{action}, {results['connections']:,} connections", "population", action)
+            for action in ("$connect", "ping", "register (matched)", "signal (candidate)", "chat",
+                           "$disconnect (in room)")]
+    rows += [
         (f"register behind {results['waiters']:,} waiters: server time", "behind", "us"),
         (f"register behind {results['waiters']:,} waiters: matched?", "behind", "matched"),
         (f"sweep pass, {results['waiters']:,} waiters, none due", "sweep", "us"),
