@@ -35,7 +35,7 @@ from bench.common import PROJECT_DIR
 BEFORE_REV = "04c4c93"  # main before the lobby index, the due list and O(1) /stats (issue 15)
 
 
-def _worker(url: str, connections: int, waiters: int, matches: int, iterations: int) -> dict[str, Any]:
+def worker(url: str, connections: int, waiters: int, matches: int, iterations: int) -> dict[str, Any]:
     """Runs inside the design's own interpreter (its tree first on sys.path)."""
     import os
 
@@ -158,8 +158,8 @@ def _tree(rev: str, into: Path) -> Path | None:
 
 def _run(tree: Path, url: str, args: argparse.Namespace) -> dict[str, Any]:
     code = (f"import sys; sys.path.insert(0, {str(tree)!r}); sys.path.append({str(PROJECT_DIR)!r}); "
-            "import json; from bench.server_time import _worker; "
-            f"print(json.dumps(_worker({url!r}, {args.connections}, {args.waiters}, {args.matches}, "
+            "import json; from bench.server_time import worker; "
+            f"print(json.dumps(worker({url!r}, {args.connections}, {args.waiters}, {args.matches}, "
             f"{args.iterations})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree)
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -62,8 +62,9 @@ class Settings(BaseModel):
     interest_fallback_seconds: float = Field(default=10, ge=0, le=3600)
     repeat_block_seconds: int = Field(default=300, ge=0, le=7200)
     resume_grace_seconds: int = Field(default=15, ge=0, le=600)
-    # Both members of a new room send `join` on `matched`; a room not joined by both this long
-    # after it formed lost an announcement, and the sweep ends it (0: never).
+    # Both members of a new room relay something at once (the offer, the answer); a room in which
+    # one of them has not this long after it formed lost an announcement, and the sweep ends it
+    # (0: never).
     announce_seconds: float = Field(default=8, ge=0, le=600)
     # The peer of a room that ended is told at once by the handler, which then says so; a peer
     # nobody said was told this long after (the reply naming it was lost) is told by the sweep.
