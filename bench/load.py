@@ -62,7 +62,7 @@ ALLOWED_LEFTOVER = {"msgs", "meta", "matchstats", "statscache"}
 # Per-minute counters, and the answers of the last calls, kept a few seconds so a retried copy
 # replays them: they are about calls, not people.
 ALLOWED_PREFIXES = ("iprate:", CALL_PREFIX)
-PER_USER_KEYS = ("alive", "conns", "queue", "seats", "rooms", "tokens", "held", "buckets", "ipconns", "ipsocks",
+PER_USER_KEYS = ("alive", "conns", "queue", "seats", "rooms", "tokens", "held", "buckets", "ipconns", "ipsockets",
                  "fresh")
 
 

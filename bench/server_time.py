@@ -123,12 +123,14 @@ def worker(url: str, connections: int, waiters: int, matches: int, iterations: i
     newcomer = connect()
     spent, _ = timed(lambda: send(newcomer, {"action": "register", "interests": [f"topic-{waiters - 1}"]}))
     out["behind"] = {"us": spent, "matched": last(newcomer)["event"] == "matched"}
-    spent, calls = timed(lambda: sweep.run(service, window_seconds=0))
+    # One pass of the sweep script, as sweep.run makes them (SWEEP_BATCH, 16 room codes).
+    batch, now = service.settings.sweep_batch, service.store.clock()
+    spent, calls = timed(lambda: service.store.sweep(now, batch, sweep.PAIRS_PER_PASS))
     out["sweep"] = {"us": spent, "calls": calls}
     # The same queue a fallback later, when every waiter takes anyone: the pass pairs as many as
     # its fresh room codes allow (16), out of all those who fell due at once.
-    later = service.store.clock() + int(service.settings.interest_fallback_seconds * 1000) + 1
-    spent, calls = timed(lambda: sweep.run(service, clock=lambda: later, window_seconds=0))
+    later = now + int(service.settings.interest_fallback_seconds * 1000) + 1
+    spent, calls = timed(lambda: service.store.sweep(later, batch, sweep.PAIRS_PER_PASS))
     out["sweep_due"] = {"us": spent, "calls": calls}
     # -- matches within the minute, then /stats -------------------------------------------------
     admin.flushall()

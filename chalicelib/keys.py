@@ -36,7 +36,8 @@ key                            type   contents
 ``{p}:strikes``                HASH   address -> JSON ``{banned device: end of its ban}``; enough
                                       of them ban the address
 ``{p}:devconns``               HASH   device -> open connections
-``{p}:devsocks``               HASH   device -> its open connections, space-separated
+``{p}:devsockets``             ZSET   ``device\0<connected at>\0connection``, scores 0: a device's open
+                                      connections are one lexical range (a ban closes them all)
 ``{p}:cooldown``               ZSET   device closed for abuse -> when it may connect again
 ``{p}:trim``                   ZSET   ``r:device`` (reports), ``s:address`` (strikes), ``b:device``
                                       (buckets of a device with no socket) -> when the sweep
@@ -47,7 +48,7 @@ key                            type   contents
 ``{p}:matchstats``             HASH   second mod 64 -> ``<second> <matches> <waited ms>...`` (a
                                       sample of up to 16 waits), for /stats
 ``{p}:statscache``             STR    the last /stats answer, for a few seconds
-``{p}:ipsocks``                HASH   IP -> its open connections, space-separated (a ban closes
+``{p}:ipsockets``              ZSET   ``IP\0<connected at>\0connection``, the same for an address (a ban closes
                                       them all)
 ``{p}:fresh``                  ZSET   room -> when it must have been joined by both; a room
                                       whose announcement was lost is ended by the sweep then
@@ -70,8 +71,8 @@ from dataclasses import dataclass
 
 STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
-    "held", "buckets", "reports", "bans", "ipconns", "ipsocks", "fresh", "ended", "endedroom",
-    "strikes", "devconns", "devsocks", "cooldown", "trim", "waiting", "due", "matchstats", "statscache",
+    "held", "buckets", "reports", "bans", "ipconns", "ipsockets", "fresh", "ended", "endedroom",
+    "strikes", "devconns", "devsockets", "cooldown", "trim", "waiting", "due", "matchstats", "statscache",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
 # generated from this one list (scripts.KEY_LOCALS), so the two cannot drift apart.

@@ -140,7 +140,7 @@ def test_a_ban_ends_every_open_socket_of_the_device_and_tells_their_strangers(de
     assert h.new(talking_to) == [{**GONE, "room_code": room}]
     state = invariants.check(redis_client, keys)
     assert not {waiting, chatting, last} & (set(state["conns"]) | set(state["seats"]) | set(state["queue"]))
-    assert redis_client.hget(keys.devsocks, offender.device) is None
+    assert redis_client.zrangebylex(keys.devsockets, f"[{offender.device}\0", f"({offender.device}\1") == []
     assert redis_client.hget(keys.devconns, offender.device) is None
 
 

@@ -346,7 +346,7 @@ def test_a_device_reported_by_three_devices_is_banned_on_every_socket_and_its_id
         assert redis_db.zscore(KEYS.bans, f"a:{ADDRESS}") is None  # one banned device is not an address
         assert redis_db.hget(KEYS.reports, device) is None
         assert set(json.loads(redis_db.hget(KEYS.strikes, ADDRESS))) == {device}
-        assert devices_named(redis_db, "Offender") == [] and redis_db.hget(KEYS.devsocks, device) is None
+        assert devices_named(redis_db, "Offender") == [] and redis_db.zrangebylex(KEYS.devsockets, f"[{device}\0", f"({device}\1") == []
 
         with pytest.raises(InvalidStatus) as refused:
             open_socket(gateway, token)  # the same page, trying again

@@ -521,12 +521,10 @@ class Model:
         # Waiters who may be paired now but were not when they last looked: those due (their
         # fallback passed, or they were put back), then the oldest few past their fallback, in
         # the order they started waiting (sweep.lua's pair_waiters).
-        due = [cid for cid in self.ordered(self.due) if self.due[cid] <= self.now]
-        for cid in due:
-            del self.due[cid]
+        due = [cid for cid in self.ordered(self.due) if self.due[cid] <= self.now][: 2 * PAIRS_PER_SWEEP]
         overdue = [cid for cid in self.ordered(self.queue) if self.queue[cid] <= self.now - FALLBACK_MS]
-        seekers = sorted([(self.queue[c], c) for c in due if c in self.queue]
-                         + [(self.queue[c], c) for c in overdue[:RECHECK]])
+        seekers = sorted([(self.queue[c], c) for c in due]
+                         + [(self.queue[c], c) for c in overdue[:RECHECK] if c not in due])
         used: set[str] = set()
         pairs: list[tuple[str, str, int, list[str]]] = []
 
@@ -538,7 +536,8 @@ class Model:
 
         for since, cid in seekers:
             if len(pairs) >= PAIRS_PER_SWEEP:
-                break
+                break  # out of room codes: the rest stay due, for the next pass
+            self.due.pop(cid, None)
             if cid in used or cid not in self.queue:
                 continue
             if not self.live(cid) or cid in self.seats:

@@ -19,13 +19,13 @@ if ip ~= '' then
   redis.call('HINCRBY', IPCONNS, ip, 1)
   redis.call('HINCRBY', IPRATE, ip, 1)
   if new_device then redis.call('HINCRBY', IPRATE, 'n|' .. ip, 1) end
-  add_socket(IPSOCKS, ip, cid)
+  add_socket(IPSOCKETS, ip, cid, info.at)
   mark(IPCONNS)
 end
 redis.call('HINCRBY', IPRATE, 'd|' .. dev, 1)
 mark(IPRATE, 120000)
 redis.call('HINCRBY', DEVCONNS, dev, 1)
-add_socket(DEVSOCKS, dev, cid)
+add_socket(DEVSOCKETS, dev, cid, info.at)
 mark(DEVCONNS)
 redis.call('ZREM', TRIM, 'b:' .. dev)  -- its rate-limit buckets are in use again
 redis.call('HSET', CONNS, cid, A.info)

@@ -154,24 +154,25 @@ local function release_ip(ip)
   if redis.call('HINCRBY', IPCONNS, ip, -1) <= 0 then redis.call('HDEL', IPCONNS, ip) end
 end
 
--- The open connections of one address (IPSOCKS) or device (DEVSOCKS), so that a ban can close
--- them all ("a b c").
+-- The open connections of one address (IPSOCKETS) or device (DEVSOCKETS), so that a ban can
+-- close them all, oldest first: members 'owner\0<connected at>\0cid' of a sorted set in
+-- lexical order, so that adding or dropping one costs the same behind a campus NAT with
+-- thousands of sockets as alone. `at`: the connection's info.at.
 local function sockets_of(key, owner)
   local socks = {}
-  for sock in (redis.call('HGET', key, owner) or ''):gmatch('%S+') do table.insert(socks, sock) end
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', key, '[' .. owner .. SEP, '(' .. owner .. '\1')) do
+    table.insert(socks, string.sub(member, string.find(member, SEP, #owner + 2, true) + 1))
+  end
   return socks
 end
-local function add_socket(key, owner, cid)
-  local list = redis.call('HGET', key, owner)
-  redis.call('HSET', key, owner, list and (list .. ' ' .. cid) or cid)
+local function add_socket(key, owner, cid, at)
+  redis.call('ZADD', key, 0, owner .. SEP .. stamp(at or 0) .. SEP .. cid)
   mark(key)
 end
 -- Returns how many remain.
-local function drop_socket(key, owner, cid)
-  local kept = {}
-  for _, other in ipairs(sockets_of(key, owner)) do if other ~= cid then table.insert(kept, other) end end
-  if #kept == 0 then redis.call('HDEL', key, owner) else redis.call('HSET', key, owner, table.concat(kept, ' ')) end
-  return #kept
+local function drop_socket(key, owner, cid, at)
+  redis.call('ZREM', key, owner .. SEP .. stamp(at or 0) .. SEP .. cid)
+  return redis.call('ZLEXCOUNT', key, '[' .. owner .. SEP, '(' .. owner .. '\1')
 end
 
 -- Ends the room `seat` belongs to: both seats, their tokens and holds go. Returns the peer to
@@ -220,10 +221,10 @@ local function forget(cid, hold)
   if info then
     redis.call('HDEL', CONNS, cid)
     release_ip(info.ip)
-    if info.ip and info.ip ~= '' then drop_socket(IPSOCKS, info.ip, cid) end
+    if info.ip and info.ip ~= '' then drop_socket(IPSOCKETS, info.ip, cid, info.at) end
     local dev = dev_of(info, cid)
     if redis.call('HINCRBY', DEVCONNS, dev, -1) <= 0 then redis.call('HDEL', DEVCONNS, dev) end
-    if drop_socket(DEVSOCKS, dev, cid) == 0 then release_buckets(dev) end
+    if drop_socket(DEVSOCKETS, dev, cid, info.at) == 0 then release_buckets(dev) end
   end
   local seat = seat_of(cid)
   if not seat or seat.held then return {kind = 'gone', peer = '', room = ''} end

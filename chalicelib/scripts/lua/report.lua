@@ -39,7 +39,7 @@ if count >= P.report_threshold then
   redis.call('ZREM', TRIM, 'r:' .. peer_dev)
   mark(BANS, P.ban_ms)
   banned = true
-  local targets = sockets_of(DEVSOCKS, peer_dev)
+  local targets = sockets_of(DEVSOCKETS, peer_dev)
   if peer_ip ~= '' then
     -- Strikes against the address: the banned devices seen behind it, until their bans end.
     local strikes, live = decode(redis.call('HGET', STRIKES, peer_ip)) or {}, {}
@@ -55,7 +55,7 @@ if count >= P.report_threshold then
     mark(TRIM, TRIM_TTL)
     if n >= P.address_ban_devices then
       redis.call('ZADD', BANS, NOW + P.ban_ms, 'a:' .. peer_ip)
-      targets = sockets_of(IPSOCKS, peer_ip)
+      targets = sockets_of(IPSOCKETS, peer_ip)
     end
   end
   close_all(targets)

@@ -97,14 +97,21 @@ end
 -- changed (DUE), bounded by `batch` and by the fresh room codes, never the whole queue.
 local RECHECK = 4
 local function pair_waiters()
-  local due = {}
-  for _, cid in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW, 'LIMIT', 0, batch)) do
+  local due, listed = {}, {}
+  -- Two a room code at most: each seeker pairs with one waiter, often another of the due.
+  for _, cid in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW, 'LIMIT', 0, math.min(batch, 2 * #fresh))) do
     local since = redis.call('ZSCORE', QUEUE, cid)
-    redis.call('ZREM', DUE, cid)
-    if since then table.insert(due, {cid = cid, since = tonumber(since)}) end
+    if since then
+      table.insert(due, {cid = cid, since = tonumber(since)})
+      listed[cid] = true
+    else
+      redis.call('ZREM', DUE, cid)
+    end
   end
   local overdue = redis.call('ZRANGEBYSCORE', QUEUE, '-inf', NOW - P.fallback_ms, 'WITHSCORES', 'LIMIT', 0, RECHECK)
-  for i = 1, #overdue, 2 do table.insert(due, {cid = overdue[i], since = tonumber(overdue[i + 1])}) end
+  for i = 1, #overdue, 2 do
+    if not listed[overdue[i]] then table.insert(due, {cid = overdue[i], since = tonumber(overdue[i + 1])}) end
+  end
   table.sort(due, function(x, y) return x.since < y.since or (x.since == y.since and x.cid < y.cid) end)
   local used, next_code = {}, 1
   local function try_pair(x, y)
@@ -120,8 +127,10 @@ local function pair_waiters()
     })
   end
   for _, entry in ipairs(due) do
+    -- Out of room codes: the rest stay due, for the next pass (which follows at once).
     if not fresh[next_code] then break end
     local cid = entry.cid
+    if listed[cid] then redis.call('ZREM', DUE, cid) end
     if not used[cid] and redis.call('ZSCORE', QUEUE, cid) then
       if not can_pair(cid) then
         dequeue(cid, conn_of(cid))
