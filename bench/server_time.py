@@ -3,6 +3,7 @@
     python -m bench.server_time                 # 2,000 and 20,000 connections, 5,000 waiters
     python -m bench.server_time --quick         # small sizes
     python -m bench.server_time --before <rev>  # compare with another revision
+    python -m bench.server_time --split         # where one relay's server time goes
 
 Each design runs in its own interpreter, importing ``chalicelib`` and ``testkit`` from its own
 tree (this checkout, or ``git archive <rev>``), against the same Valkey, which is flushed
@@ -215,6 +216,63 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
+    """Where one relay's server time goes: the relay script cut after each of its parts, each
+    variant timed on its own over ``calls`` calls (this design only)."""
+    import os
+    import secrets
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    import redis
+
+    from chalicelib import entry, scripts
+    from chalicelib.config import load_settings
+    from chalicelib.service import build
+    from testkit.events import connect_event, message_event, new_connection_id
+    from testkit.harness import RecordingSender
+    from testkit.policies import RELAXED_NO_METRICS
+
+    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin.flushall()
+    sender = RecordingSender()
+    service = build(load_settings({"REDIS_URL": url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED_NO_METRICS}),
+                    sender=sender)
+    a, b = new_connection_id(), new_connection_id()
+    for cid in (a, b):
+        entry.on_connect(connect_event(cid), service)
+        entry.on_message(message_event(cid, {"action": "register"}), service)
+    room = sender.received(b)[-1]["room_code"]
+    generated = "\n".join([scripts.KEY_LOCALS, scripts.SHARED_LOCALS, scripts.SCRIPTS["relay"].header()])
+    head, body = f"{generated}\n{scripts.lua('prelude')}", scripts.lua("relay")
+    seat, peer = body.index("local seat = seat_of(cid)"), body.index("local peer_seat = seat_of")
+    variants = [
+        ("the generated locals, with the policy decoded", f"{generated}\nreturn {{'ok', '{{}}'}}"),
+        ("+ the prelude: replay and fence", f"{head}\nreturn {{'ok', '{{}}'}}"),
+        ("+ finish: TTLs, the reply, the call record", f"{head}\nreturn finish('ok')"),
+        ("+ begin: connection, ban, duplicate, liveness, rate", f"{head}\n{body[:seat]}\nreturn finish('ok')"),
+        ("+ the sender's seat and its checks", f"{head}\n{body[:peer]}\nreturn finish('ok')"),
+        ("the whole relay script", f"{head}\n{body}"),
+    ]
+    store, out = service.store, []
+    for label, source in variants:
+        sha = admin.script_load(source)
+
+        def call(sha: str = sha) -> None:
+            keys = store.keys.script_keys(store.clock(), secrets.token_hex(8))
+            shared = [store.clock(), 0, store.idle_ms, store.cap_ms, "", store.dedup_ms, store.policy.to_json()]
+            admin.evalsha(sha, len(keys), *keys, *shared, a, room, "chat")
+
+        for _ in range(calls // 10):
+            call()
+        admin.config_resetstat()
+        for _ in range(calls):
+            call()
+        stat = admin.info("commandstats")["cmdstat_evalsha"]
+        out.append((label, stat["usec"] / stat["calls"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.server_time", description=__doc__.split("\n\n")[0])
     p.add_argument("--before", default=BEFORE_REV, help=f"revision of the previous design (default {BEFORE_REV})")
@@ -225,7 +283,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--rounds", type=int, default=2, help="runs of each design, alternating (default 2)")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--split", action="store_true", help="only where one relay's server time goes (this design)")
     args = p.parse_args(argv)
+    if args.split:
+        from localdev.redis_server import RedisServer
+
+        with RedisServer() as server:
+            print("| one `chat`, the relay script cut after each part | server time |\n|---|---:|")
+            for label, spent in split(server.url):
+                print(f"| {label} | {spent:.0f} µs |")
+        return
     populations = args.connections or ([200] if args.quick else [2000, 20000])
     if args.quick:
         args.waiters, args.matches, args.iterations, args.rounds = 300, 100, 20, 1
