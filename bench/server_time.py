@@ -36,26 +36,32 @@ from bench.common import PROJECT_DIR
 BEFORE_REV = "04c4c93"  # main before the lobby index, the due list and O(1) /stats (issue 15)
 
 
-def worker(url: str, connections: int, waiters: int, matches: int, iterations: int) -> dict[str, Any]:
-    """Runs inside the design's own interpreter (its tree first on sys.path)."""
+def _service(url: str) -> tuple[Any, Any, Any]:
+    """A flushed Valkey, and the service (whichever tree's) on it with a recording sender."""
     import os
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     import redis
 
-    from chalicelib import entry, sweep
     from chalicelib.config import load_settings
     from chalicelib.service import build
-    from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
     from testkit.harness import RecordingSender
     from testkit.policies import RELAXED_NO_METRICS
 
     admin = redis.Redis.from_url(url, decode_responses=True)
     admin.flushall()
     sender = RecordingSender()
-    service = build(load_settings({"REDIS_URL": url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED_NO_METRICS}),
-                    sender=sender)
+    settings = load_settings({"REDIS_URL": url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED_NO_METRICS})
+    return admin, build(settings, sender=sender), sender
+
+
+def worker(url: str, connections: int, waiters: int, matches: int, iterations: int) -> dict[str, Any]:
+    """Runs inside the design's own interpreter (its tree first on sys.path)."""
+    from chalicelib import entry, sweep
+    from testkit.events import connect_event, disconnect_event, message_event, new_connection_id
+
+    admin, service, sender = _service(url)
     service.store.load_scripts()
 
     def connect() -> str:
@@ -219,25 +225,12 @@ def table(results: dict[str, Any]) -> str:
 def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
     """Where one relay's server time goes: the relay script cut after each of its parts, each
     variant timed on its own over ``calls`` calls (this design only)."""
-    import os
     import secrets
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    import redis
-
     from chalicelib import entry, scripts
-    from chalicelib.config import load_settings
-    from chalicelib.service import build
     from testkit.events import connect_event, message_event, new_connection_id
-    from testkit.harness import RecordingSender
-    from testkit.policies import RELAXED_NO_METRICS
 
-    admin = redis.Redis.from_url(url, decode_responses=True)
-    admin.flushall()
-    sender = RecordingSender()
-    service = build(load_settings({"REDIS_URL": url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED_NO_METRICS}),
-                    sender=sender)
+    admin, service, sender = _service(url)
     a, b = new_connection_id(), new_connection_id()
     for cid in (a, b):
         entry.on_connect(connect_event(cid), service)

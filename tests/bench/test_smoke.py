@@ -205,3 +205,23 @@ def test_sender_benchmark_measures_both_senders_and_both_keep_the_contract() -> 
         assert row["cpu_ms"]["n"] == 5, name
     [row] = [t for t in targets({"sender": result}) if "sender" in t["target"]]
     assert row["met"] is not None
+
+
+def test_server_time_measures_this_design_at_a_tiny_size(server: RedisServer) -> None:
+    from bench import server_time
+
+    figures = server_time.worker(server.url, connections=8, waiters=40, matches=5, iterations=3)
+    assert set(figures["population"]) == {"$connect", "ping", "register (matched)", "signal (candidate)", "chat",
+                                          "$disconnect (in room)"}
+    assert all(us > 0 for us in figures["population"].values())
+    assert figures["behind"]["matched"] is True  # a shared interest is found behind 40 waiters
+    assert figures["sweep"]["calls"] == 1 and figures["sweep_due"]["calls"] == 1  # one pass: one script call
+    assert figures["stats"]["calls"] == 1
+
+
+def test_server_time_splits_a_relay_into_parts_that_add_up(server: RedisServer) -> None:
+    from bench import server_time
+
+    parts = server_time.split(server.url, calls=50)
+    assert [label for label, _ in parts][-1] == "the whole relay script" and len(parts) == 6
+    assert all(us > 0 for _, us in parts)
