@@ -95,6 +95,7 @@ window.__rvc = Object.freeze({
   pc: session.view.pc,
   state: session.view.phase,
   room: session.view.room,
+  initiator: session.view.initiator,
   textOnly: session.view.textOnly,
   typingShown: session.view.typingShown,
   remoteVideoPlaying: ui.remoteVideoPlaying,

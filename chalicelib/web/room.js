@@ -49,8 +49,9 @@ export class Room {
   }
 
   /**
-   * Start the call: the initiator sends its offer now. No `join` first: the server takes our
-   * first signal as the sign that we heard of the room.
+   * Start the call: the initiator sends its offer now, or, while the stranger is away, as soon
+   * as they are back. No `join` first: the server takes our first signal as the sign that we
+   * heard of the room.
    */
   start() {
     this.#started = true;

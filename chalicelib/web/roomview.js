@@ -66,12 +66,11 @@ export function enterRoom(event, { resumed = false } = {}) {
         + 'The camera button on your picture turns your camera on.');
     }
   }
-  if (event.peer_reconnecting) {
-    peerAway(); // both of us dropped; we are back first: the call starts when they are back
-  } else {
-    app.room.start();
-    waitForVideo();
-  }
+  // Both of us dropped and we are back first: the call starts when they are back, whichever
+  // of us makes the offer.
+  if (event.peer_reconnecting) peerAway();
+  app.room.start();
+  if (!event.peer_reconnecting) waitForVideo();
 }
 
 function remoteTrackChanged() {

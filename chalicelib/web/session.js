@@ -459,6 +459,7 @@ export const view = Object.freeze({
   phase: () => app.phase,
   pc: () => app.room?.call?.pc ?? null,
   room: () => app.room?.code ?? null,
+  initiator: () => app.room?.initiator ?? null,
   textOnly: () => app.textOnly,
   typingShown: () => typingIndicator.shown,
   // Our tracks as the stranger gets them: kind, label, enabled, readyState.

@@ -30,12 +30,17 @@ def connected_pair(pages: Pages) -> tuple[Page, Page]:
 # The pages come back on their back-off schedule (up to 16 s between tries by then), after a
 # gateway restart of a few seconds: the seat must still be held when they do. This test is about
 # coming back, not about how long the seat is held (tests/features/test_resume.py is).
+# Which of the two is back first decides who hears `peer-resumed`; the call must start either way,
+# so each order is taken in turn: the one who is kept offline comes back second.
 @pytest.mark.gateway_options(env={"RESUME_GRACE_SECONDS": "60"})
-def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
+@pytest.mark.parametrize("first_back", ["initiator", "responder"])
+def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages, first_back: str):
     pages.allow_errors(r"WebSocket connection to .* failed")  # while the gateway is down
-    pages.allow_errors(r"Failed to load resource: net::ERR_CONNECTION_REFUSED")  # "people online", then too
+    pages.allow_errors(r"Failed to load resource: net::ERR_(CONNECTION_REFUSED|INTERNET_DISCONNECTED)")
     a, b = connected_pair(pages)
     room = a.evaluate("() => window.__rvc.room()")
+    a_offers = a.evaluate("() => window.__rvc.initiator()")
+    assert a_offers is not b.evaluate("() => window.__rvc.initiator()")
     send_chat(a, "before the outage")
     expect(b.locator("#chat-log .msg-peer .msg-text")).to_have_text(["before the outage"])
 
@@ -48,7 +53,11 @@ def test_dropped_sockets_reconnect_and_resume_the_same_chat(pages: Pages):
         assert page.evaluate("() => window.__rvc.pc()") is None
     screenshot(a, "connection-lost-ana.png")
 
+    first, second = (a, b) if a_offers == (first_back == "initiator") else (b, a)
+    second.context.set_offline(True)
     pages.gateway.start()  # same port and Redis: the pages retry with back-off and resume
+    status(first).to_contain_text("lost their connection. Waiting for them", timeout=60_000)
+    second.context.set_offline(False)  # back online, the page retries at once
     status(a).to_contain_text("Connected to Bo", timeout=60_000)
     status(b).to_contain_text("Connected to Ana", timeout=60_000)
     wait_connected(a)
