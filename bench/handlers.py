@@ -158,6 +158,10 @@ class Bench:
                 return (msg(a, {"action": "signal", "room_code": room, "type": kind, "data": data}),)
             return prepare
 
+        def first_offer() -> tuple[str, str, dict[str, Any]]:
+            a, b, room = self.pair(join=False)  # as the page does: its offer is what joins its seat
+            return a, b, msg(a, {"action": "signal", "room_code": room, "type": "offer", "data": OFFER})
+
         def chat() -> tuple[dict[str, Any]]:
             a, _, room = joined_pair()
             return (msg(a, {"action": "chat", "room_code": room, "message": "Hello! Where are you from?"}),)
@@ -246,6 +250,7 @@ class Bench:
             Scenario("join", join, last_event, drop_all),
             Scenario("signal (offer)", signal("offer", OFFER), last_event, drop_all),
             Scenario("signal (candidate)", signal("candidate", CANDIDATE), last_event, drop_all),
+            Scenario("signal (a seat's first: joins)", first_offer, last_event, drop_all),
             Scenario("chat", chat, last_event, drop_all),
             Scenario("typing", typing, last_event, drop_all),
             Scenario("ping", ping, last_event, drop_all),

@@ -58,7 +58,7 @@ OFFER_SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r
 # the Management API endpoint, the last minute's match statistics (room code and wait), and this
 # minute's per-address connection counter (it expires with the minute). ``recent`` (no-repeat
 # pairs) may hold entries whose period is over; the next sweep tick trims them.
-ALLOWED_LEFTOVER = {"msgs", "meta", "matchstats", "statscache"}
+ALLOWED_LEFTOVER = {"msgs", "meta", "matchstats", "statscache", "viewseq"}
 # Per-minute counters, and the answers of the last calls, kept a few seconds so a retried copy
 # replays them: they are about calls, not people.
 ALLOWED_PREFIXES = ("iprate:", CALL_PREFIX)
@@ -512,9 +512,15 @@ def redis_leftovers(url: str, prefix: str = "rvc", timeout: float = 30.0) -> dic
         ttl_s[key] = round(client.pttl(key) / 1000, 1)
     now_ms = int(time.time() * 1000)
     live_recent = client.zcount(f"{tag}:recent", now_ms, "+inf") if f"{tag}:recent" in keys else 0
+    # In a room's own slot: the frames relayed there (kept for de-duplication) and, once the room
+    # ended, its closed view; an open view left behind is a room nobody closed.
+    room_tag = "{" + prefix + ":r:"
+    closed = {key for key in keys if key.startswith(room_tag) and key.endswith("}:view") and client.hget(key, "closed")}
     client.close()
 
     def allowed(key: str) -> bool:
+        if key.startswith(room_tag):
+            return key in closed or ":m:" in key
         name = key.removeprefix(tag + ":")
         return name in ALLOWED_LEFTOVER or name.startswith(ALLOWED_PREFIXES) or (name == "recent" and not live_recent)
 

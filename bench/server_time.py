@@ -254,7 +254,7 @@ def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
         def call(sha: str = sha) -> None:
             keys = store.keys.script_keys(store.clock(), secrets.token_hex(8))
             shared = [store.clock(), 0, store.idle_ms, store.cap_ms, "", store.dedup_ms, store.policy.to_json()]
-            admin.evalsha(sha, len(keys), *keys, *shared, a, room, "chat")
+            admin.evalsha(sha, len(keys), *keys, *shared, a, room, "chat", "chat")
 
         for _ in range(calls // 10):
             call()

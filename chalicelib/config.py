@@ -96,6 +96,9 @@ class Settings(BaseModel):
     metrics_namespace: str = "RandomChat"
     # GET /stats is computed at most once this often, for every container (0: every call).
     stats_cache_seconds: float = Field(default=2, ge=0, le=60)
+    # A relay trusts its room's copy of the seats this long before it asks the lobby again:
+    # the bound on how long a copy a crashed handler left stale can be believed (0: never).
+    room_view_lease_seconds: float = Field(default=30, ge=0, le=600)
     sweep_batch: int = Field(default=500, ge=1, le=10_000)
     sweep_window_seconds: float = Field(default=50.0, ge=0, le=55)
     service_name: str = "randomchat"

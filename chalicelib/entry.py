@@ -247,6 +247,7 @@ def client_config(service: Service | None = None) -> dict[str, Any]:
         "websocket_url": config.websocket_url,
         "websocket_path": "/ws",
         "max_chat_chars": config.max_chat_chars,
-        "ping_interval_seconds": max(30, config.idle_timeout_seconds // 2),
+        # Relays keep no liveness (they are answered in the room's own slot): pings must.
+        "ping_interval_seconds": max(5, config.idle_timeout_seconds // 2),
         "interest_fallback_seconds": config.interest_fallback_seconds,
     }

@@ -1,10 +1,10 @@
 """The Redis key schema: every key name is built here and nowhere else.
 
-All state lives under one hash tag, ``{<prefix>}``, so every key shares one cluster slot and
-each Lua script can touch all the keys it needs without ``CROSSSLOT`` errors on ElastiCache
-cluster mode. One slot is deliberate: pairing must atomically read the queue and write both
-strangers' seats, and a single Valkey shard handles far more operations per second than API
-Gateway's default of 500 new connections per second can produce.
+Each script touches the keys of one hash slot, so none fails with ``CROSSSLOT`` on ElastiCache
+cluster mode. The lobby and every connection's life live under one tag, ``{<prefix>}``: pairing
+must atomically read the queue and write both strangers' seats. What a relay needs (signal,
+chat, typing: most of the traffic) lives under its room's own tag, ``{<prefix>:r:<room>}``, so
+relays spread over a cluster's shards (docs/decisions/0004-room-slots.md).
 
 =============================  =====  ===========================================================
 key                            type   contents
@@ -55,9 +55,18 @@ key                            type   contents
 ``{p}:ended``                  ZSET   connection -> when the sweep tells it that its room ended,
                                       unless the handler that ended it said it told it first
 ``{p}:endedroom``              HASH   connection -> that room (only its latest matters)
+``{p}:viewseq``                STR    the version of the last room view sent to a room's slot
 ``{p}:call:<id>``              STR    one script call's answer, for seconds: a retried
                                       copy of the call replays it instead of acting twice
 ``{p}:lock:sweep``             STR    token of the sweep currently running
+``{p:r:<room>}:view``          HASH   what a relay needs of a room, copied from the seats above
+                                      by every change to them: ``v`` (its version), ``lease``
+                                      (trusted until then, ms), per role (``i``, ``r``): the
+                                      member, ``ia``/``ra`` active, ``ij``/``rj`` joined,
+                                      ``in``/``rn`` name, and ``b:<role>:<family>`` its rate
+                                      buckets; or ``v, closed`` once the room ended
+``{p:r:<room>}:m:<id>``        STR    a relayed frame by messageId (or call id): the call that
+                                      relayed it and its answer, for de-duplication and replay
 =============================  =====  ===========================================================
 
 Keys describing connections get the 2-hour connection cap as TTL on every write, so a key that
@@ -73,6 +82,7 @@ STATE_KEYS = (
     "alive", "conns", "queue", "seats", "rooms", "meta", "msgs", "recent", "blocked", "tokens",
     "held", "buckets", "reports", "bans", "ipconns", "ipsockets", "fresh", "ended", "endedroom",
     "strikes", "devconns", "devsockets", "cooldown", "trim", "waiting", "due", "matchstats", "statscache",
+    "viewseq",
 )
 # The KEYS every state script receives, in order; the Lua locals (ALIVE = KEYS[1], ...) are
 # generated from this one list (scripts.KEY_LOCALS), so the two cannot drift apart.
@@ -103,6 +113,17 @@ class Keys:
     def call(self, call_id: str) -> str:
         """One script call's remembered answer, so that a retried copy replays it."""
         return f"{self.tag}:{CALL_PREFIX}{call_id}"
+
+    def room_tag(self, room: str) -> str:
+        """The hash tag of one room's slot: its relays touch nothing else."""
+        return "{" + self.prefix + ":r:" + room + "}"
+
+    def view(self, room: str) -> str:
+        return f"{self.room_tag(room)}:view"
+
+    def relayed(self, room: str, frame: str) -> str:
+        """A frame relayed in ``room``, by messageId or call id."""
+        return f"{self.room_tag(room)}:m:{frame}"
 
     def state(self, now_ms: int = 0) -> list[str]:
         """Every long-lived state key (not the per-call answers)."""

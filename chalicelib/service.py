@@ -50,6 +50,7 @@ def policy_from(config: Settings) -> Policy:
         announce_ms=int(config.announce_seconds * 1000),
         notice_ms=int(config.end_notice_seconds * 1000),
         stats_cache_ms=int(config.stats_cache_seconds * 1000),
+        view_lease_ms=int(config.room_view_lease_seconds * 1000),
         # A retried copy is sent one timeout (and a short back-off) after the first: keep the
         # first's answer a little longer than two timeouts, and no longer.
         call_ms=int(config.redis_timeout_seconds * 2000) + 1000,

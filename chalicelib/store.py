@@ -42,6 +42,12 @@ from .outcomes import (
 
 log = logging.getLogger(__name__)
 
+# The rate family of each kind of relayed frame.
+RELAY_FAMILIES = {"offer": "signal", "answer": "signal", "candidates": "signal", "candidate": "signal",
+                  "chat": "chat", "typing": "typing"}
+# A seat's first relay, as the page signals: the lobby joins the seat and sends the room's view,
+# so asking the room's slot first would only cost a round trip to hear `miss`.
+JOINING_KINDS = frozenset({"offer", "answer"})
 ROOM_CODE_BYTES = 18  # 144 random bits from the OS CSPRNG; never derived from names
 TOKEN_BYTES = 24  # resume tokens: 192 bits
 
@@ -104,6 +110,7 @@ class Policy:
     announce_ms: int = 8_000  # by then both members of a new room have joined it, or it ends
     notice_ms: int = 3_000  # by then the peer of an ended room was said to be told, or the sweep tells it
     stats_cache_ms: int = 2_000  # GET /stats answers from one shared computation this long
+    view_lease_ms: int = 30_000  # a room's slot trusts its copy of the seats this long
 
     def to_json(self) -> str:
         """The scripts' ``P``: the same field names as here, so the two read alike."""
@@ -172,6 +179,7 @@ class Store:
         self.fence_ms = fence_ms  # 0: no fence (a late call still runs)
         self.wall = wall  # the real clock, which Redis's TIME is compared with (never faked)
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.STATE_SCRIPTS}
+        self._slot_scripts = {name: client.register_script(slot.source) for name, slot in scripts.SLOT_SCRIPTS.items()}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
     def _run(self, script: str, /, *, now: int | None = None, message_id: str = "", **args: Any) -> tuple[str, Any]:
@@ -201,7 +209,49 @@ class Store:
                                                       args=argv)
             else:
                 raise Unavailable(f"{script} reached Redis too late and did nothing", settled=True)
-        return status, json.loads(details) if details != "{}" else {}
+        decoded = json.loads(details) if details != "{}" else {}
+        if isinstance(decoded, dict) and "_views" in decoded:
+            self._apply_views(as_list(decoded.pop("_views")))
+        return status, decoded
+
+    def _apply_views(self, views: list[dict[str, Any]]) -> None:
+        """Send each room whose seats changed its new view, on the room's own slot. The change
+        itself has happened: a view that is not applied leaves the room's slot unsure of nothing
+        but what it answers until the old view's lease ends (then relays ask the lobby again)."""
+        for view in views:
+            try:
+                self._slot_scripts["room_view"](keys=[self.keys.view(view["room"])],
+                                                args=[json.dumps(view, separators=(",", ":")), self.cap_ms])
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("room %s: its new view was not applied (%s); it is trusted until its lease ends",
+                            view["room"], exc)
+
+    def _relay_in_room(self, cid: str, kind: str, room: str, message_id: str) -> Relayed | Refused | Duplicate | None:
+        """The fast path of a relay, on the room's own slot; None when only the lobby can say."""
+        family = RELAY_FAMILIES.get(kind)
+        spec = self.policy.rates.get(family or "")
+        if not room or spec is None or kind in JOINING_KINDS:
+            return None
+        call, started = secrets.token_hex(8), self.wall()
+        fence = started + self.fence_ms if self.fence_ms else 0
+        keep = self.dedup_ms if message_id else self.policy.call_ms
+        argv = [self.clock(), fence, cid, kind, family, call, spec[0], spec[1], keep]
+        try:
+            reply = self._slot_scripts["room_relay"](
+                keys=[self.keys.view(room), self.keys.relayed(room, message_id or "c:" + call)], args=argv)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise Unavailable(f"Redis unreachable during a relay: {exc}") from exc
+        status = reply[0]
+        details = json.loads(reply[1]) if len(reply) > 1 else {}
+        if status == "ok":
+            return Relayed(details["peer"], details["name"], room)
+        if status == "duplicate":
+            return Duplicate()
+        if status == "limited":
+            return self.penalise(cid, "rate_limited", int(details["retry_ms"]))
+        if status == "expired" and self.wall() - started >= self.fence_ms:
+            raise Unavailable("a relay reached Redis too late and did nothing", settled=True)
+        return None  # miss (or judged late by a clock that is ahead: the lobby's path copes)
 
     def connect(self, cid: str, ip: str, user_agent: str, connected_at: int, endpoint: str,
                 device: Device | None = None) -> ConnectStatus:
@@ -249,9 +299,9 @@ class Store:
             return False
         return True
 
-    def penalise(self, cid: str) -> Refused:
-        """Charge a frame refused before any script ran to the abuse bucket."""
-        return _refusal(*self._run("penalise", cid=cid))
+    def penalise(self, cid: str, code: str = "penalised", retry_ms: int = 0) -> Refused:
+        """Charge a frame refused before any script ran (or by a room's slot) to the abuse bucket."""
+        return _refusal(*self._run("penalise", cid=cid, code=code, retry_ms=retry_ms))
 
     def leave(self, cid: str, message_id: str = "") -> Left | Refused | Duplicate:
         status, details = self._run("leave", cid=cid, message_id=message_id)
@@ -276,7 +326,12 @@ class Store:
         return Verified(details["role"]) if status == "verified" else _refused(status, details)
 
     def relay(self, cid: str, kind: str, room: str = "", message_id: str = "") -> Relayed | Refused | Duplicate:
-        status, details = self._run("relay", cid=cid, room=room, kind=kind, message_id=message_id)
+        """signal, chat and typing: the room's own slot answers when its view can, else the lobby."""
+        fast = self._relay_in_room(cid, kind, room, message_id)
+        if fast is not None:
+            return fast
+        status, details = self._run("relay", cid=cid, room=room, kind=kind, family=RELAY_FAMILIES[kind],
+                                    message_id=message_id)
         if status == "ok":
             return Relayed(details["peer"], details["name"], details["room"])
         return _refused(status, details)
@@ -321,7 +376,7 @@ class Store:
 
     def load_scripts(self) -> None:
         """Put every script in the server's cache, as a warm container finds them."""
-        for script in (*self._scripts.values(), self._release):
+        for script in (*self._scripts.values(), *self._slot_scripts.values(), self._release):
             self.client.script_load(script.script)
 
     def ping_server(self) -> bool:

@@ -48,6 +48,32 @@ def test_each_state_script_passes_luacheck(name: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.parametrize("name", scripts.SLOT_SCRIPTS)
+def test_each_script_on_a_rooms_slot_passes_luacheck(name: str, tmp_path: Path) -> None:
+    result = luacheck(scripts.SLOT_SCRIPTS[name].source, tmp_path, name)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("name", scripts.SLOT_SCRIPTS)
+def test_each_script_on_a_rooms_slot_reads_exactly_its_arguments_and_keys(name: str) -> None:
+    body, declared = scripts.lua(name), scripts.SLOT_SCRIPTS[name]
+    assert set(re.findall(r"\bA\.(\w+)", body)) == set(declared.args)
+    assert set(re.findall(r"\b([A-Z]{3,})\b", body)) >= {key.upper() for key in declared.keys}
+    assert "KEYS[" not in body and "ARGV[" not in body  # only through the generated locals
+
+
+def test_the_relay_families_cover_every_kind_a_client_may_relay() -> None:
+    from typing import get_args
+
+    from chalicelib import protocol
+    from chalicelib.config import DEFAULT_RATES
+    from chalicelib.store import RELAY_FAMILIES
+
+    kinds = {*get_args(protocol.Signal.model_fields["type"].annotation), "chat", "typing"}
+    assert set(RELAY_FAMILIES) == kinds
+    assert set(RELAY_FAMILIES.values()) == set(scripts.SCRIPTS["relay"].families) <= set(DEFAULT_RATES)
+
+
 def test_the_lock_release_script_passes_luacheck(tmp_path: Path) -> None:
     result = luacheck(scripts.RELEASE_LOCK, tmp_path, "release_lock")
     assert result.returncode == 0, result.stdout

@@ -72,7 +72,7 @@ SCRIPTS = {
         Script("connect", ("cid", "info", "connected_at", "endpoint", "new_device")),
         Script("disconnect", ("cid", "hold")),
         Script("ping", ("cid",), ("misc",)),
-        Script("penalise", ("cid",)),
+        Script("penalise", ("cid", "code", "retry_ms")),
         # entering and leaving rooms
         Script("seek", ("cid", "mode", "name", "tags", "code", "token_a", "token_b"), ("seek",)),
         Script("abandon", ("room", "gone", "other", "told", "code", "token_a", "token_b")),
@@ -80,7 +80,7 @@ SCRIPTS = {
         Script("resume", ("cid", "token", "fresh"), ("seek",)),
         # inside a room
         Script("join", ("cid", "room"), ("misc",)),
-        Script("relay", ("cid", "room", "kind"), ("signal", "chat", "typing")),
+        Script("relay", ("cid", "room", "kind", "family"), ("signal", "chat", "typing")),
         Script("report", ("cid",), ("misc",)),
         # the safety net, and the read behind GET /stats
         Script("sweep", ("batch", "fresh")),
@@ -109,6 +109,32 @@ def source(name: str) -> str:
     script = SCRIPTS[name]
     return "\n".join(part for part in (KEY_LOCALS, SHARED_LOCALS, script.header(), lua("prelude"), lua(name)) if part)
 
+
+@dataclass(frozen=True)
+class SlotScript:
+    """A script on one room's own slot (``keys.Keys.room_tag``): it needs no prelude, no policy
+    and none of the lobby's keys, which is what makes a relay cheap and lets relays spread over
+    a cluster. ``keys`` become the Lua locals ``VIEW``, ``FRAME``...; ``args`` are ``A.<name>``."""
+
+    name: str
+    keys: tuple[str, ...]
+    args: tuple[str, ...]
+
+    @property
+    def source(self) -> str:
+        keys = [f"local {key.upper()} = KEYS[{i}]" for i, key in enumerate(self.keys, start=1)]
+        fields = [f"  {arg} = ARGV[{i}]," for i, arg in enumerate(self.args, start=1)]
+        return "\n".join([*keys, "local A = {", *fields, "}", lua(self.name)])
+
+
+SLOT_SCRIPTS = {
+    script.name: script
+    for script in (
+        SlotScript("room_relay", ("view", "frame"),
+                   ("now", "fence", "cid", "kind", "family", "call", "burst", "per_token_ms", "keep_ms")),
+        SlotScript("room_view", ("view",), ("view", "ttl")),
+    )
+}
 
 # Not a state script: it gets only the lock key and its holder's token.
 RELEASE_LOCK = lua("release_lock")

@@ -76,7 +76,10 @@ def test_burst_everyone_matched_and_every_message_delivered_once(burst: dict[str
     assert burst["sent_by_action"]["signal"] == burst["received_by_event"]["signal"] == 2 * burst["matches"]
     assert burst["redis_after"]["clean"], burst["redis_after"]
     for key in burst["redis_after"]["keys"]:  # nothing that names a connection, but for seconds
-        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matchstats", "statscache", "iprate", "recent", "call"}, key
+        if key.startswith("{rvc:r:"):  # a room's slot: its closed view, and the frames relayed (by call id)
+            assert key.endswith("}:view") or "}:m:" in key, key
+            continue
+        assert key.removeprefix("{rvc}:").split(":")[0] in {"msgs", "meta", "matchstats", "statscache", "iprate", "recent", "call", "viewseq"}, key
         assert not key.startswith("{rvc}:call:") or burst["redis_after"]["ttl_s"][key] <= 5, key
 
 
@@ -225,3 +228,16 @@ def test_server_time_splits_a_relay_into_parts_that_add_up(server: RedisServer) 
     parts = server_time.split(server.url, calls=50)
     assert [label for label, _ in parts][-1] == "the whole relay script" and len(parts) == 6
     assert all(us > 0 for _, us in parts)
+
+
+def test_cluster_spread_puts_relays_on_every_primary_and_counts_each_relay() -> None:
+    from bench import cluster_spread
+    from localdev.redis_cluster import LocalCluster
+
+    with LocalCluster() as cluster:
+        # 40 random room codes all missing one of two primaries: (2/3)^40, about one run in 10^7.
+        figures = cluster_spread.worker(cluster.url, [node.url for node in cluster.nodes], rooms=40)
+    relays = figures["relays"]
+    assert len(relays["shares"]) == 3 and sum(relays["shares"]) == pytest.approx(100, abs=0.5)
+    assert all(calls > 0 for calls in relays["calls"])  # the rooms' relays reach every primary
+    assert relays["us_per_relay"] > 0 and figures["lifecycle"]["us_per_relay"] > 0

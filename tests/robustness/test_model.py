@@ -573,6 +573,19 @@ class ProtocolMachine(RuleBasedStateMachine):
         for peer, (room, _) in self.model.ended.items():
             if room in self.codes:
                 assert rooms[peer] == self.codes[room], f"{peer}'s notice names another room than {room}"
+        # Each room's slot holds the view the model says the last script that reached it sent.
+        for room, view in self.model.views.items():
+            if room not in self.codes:
+                continue
+            real = self.client.hgetall(self.keys.view(self.codes[room]))
+            if view is None:
+                assert real.get("closed") == "1", f"room {room}'s slot should say it is closed: {real}"
+                continue
+            i, r = view.members["initiator"], view.members["responder"]
+            want = {"lease": view.lease, "i": i, "r": r, "ia": int(view.active[i]), "ra": int(view.active[r]),
+                    "ij": int(view.joined[i]), "rj": int(view.joined[r])}
+            got = {field: real.get(field) if field in {"i", "r"} else int(real.get(field, -1)) for field in want}
+            assert got == want, f"room {room}'s view: got {got}, expected {want}"
 
 
 # About 4 ms a step on a laptop; allow 25 times that, so MODEL_EXAMPLES=2000 is not cut short.

@@ -45,7 +45,10 @@ def check(client: Any, keys: Keys) -> dict[str, Any]:
             assert cid not in state["conns"] and cid not in state["alive"], f"held {cid} is still connected"
     # About devices and addresses: as long as the ban, block or report window.
     longer = {keys.bans, keys.blocked, keys.reports, keys.strikes, keys.trim}
-    for key in client.scan_iter(match=f"{keys.tag}:*", count=1000):  # every key, not only the known names
+    # Every key, not only the known names: the lobby's, and those in each room's own slot.
+    everything = (*client.scan_iter(match=f"{keys.tag}:*", count=1000),
+                  *client.scan_iter(match=keys.room_tag("*") + ":*", count=1000))
+    for key in everything:
         ttl_ms = client.pttl(key)
         assert ttl_ms != -1, f"{key} has no TTL ({ttl_ms})"  # -2 or 0: it expired since the scan saw it
         assert key in longer or ttl_ms <= CAP_SECONDS * 1000, f"{key} has TTL {ttl_ms} ms"

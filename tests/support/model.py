@@ -8,6 +8,11 @@ time they are delivered.
 Like the server, each action is a script (one atomic change of state) and then a handler (the
 posts, and what a failed post causes); queue ties are broken as a Redis sorted set breaks them,
 by member.
+
+A relay first asks its room's own slot, which answers from the room's view: the copy of the
+seats that the last script touching the room sent there, trusted until its lease ends. A script
+whose reply is lost sent no view, so the slot goes on answering from the one before
+(docs/decisions/0004-room-slots.md); the model keeps the views the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from chalicelib.store import JOINING_KINDS
 
 IDLE_MS = 600_000
 CAP_MS = 7_200_000
@@ -26,6 +33,7 @@ NOTICE_MS = 3_000  # the peer of an ended room nobody said was told this long af
 BLOCK_MS = 86_400_000
 REPORT_THRESHOLD = 3  # distinct reporters within the window ban an address
 REPORT_WINDOW_MS = 3_600_000
+VIEW_LEASE_MS = 30_000  # ROOM_VIEW_LEASE_SECONDS
 PAIRS_PER_SWEEP = 16
 RECHECK = 4  # the oldest waiters past their fallback that each sweep looks at again
 
@@ -55,6 +63,17 @@ class Seat:
     ip: str = ""
 
 
+@dataclass(frozen=True)
+class View:
+    """A room's copy of its seats on the room's slot (view_of in prelude.lua)."""
+
+    members: dict[str, str]  # role -> connection
+    active: dict[str, bool]  # connection -> seated there, its socket up
+    joined: dict[str, bool]
+    names: dict[str, str]
+    lease: int
+
+
 @dataclass
 class Model:
     now: int
@@ -72,6 +91,8 @@ class Model:
     closing: list[str] = field(default_factory=list)  # sockets the server closed (a ban), in order
     expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lose_reply: bool = False  # the next script's reply is lost on the wire (see reply())
+    views: dict[int, View | None] = field(default_factory=dict)  # room -> its slot's view (None: closed)
+    touched: set[int] = field(default_factory=set)  # rooms the running script changed
     _next_room: int = 0
 
     # ---- the Lua prelude ---------------------------------------------------------------------
@@ -101,6 +122,7 @@ class Model:
 
     def end_room(self, cid: str) -> str:
         seat = self.seats.pop(cid)
+        self.touched.add(seat.room)
         del self.rooms[seat.room]
         self.fresh.pop(seat.room, None)
         peer_seat = self.seats.get(seat.peer)
@@ -127,6 +149,7 @@ class Model:
             return "", None, False
         if hold:
             seat.held, seat.name, seat.ip = self.now + GRACE_MS, self.name_of(cid), conn.ip
+            self.touched.add(seat.room)
             return seat.peer, seat.room, True
         return self.notify(self.end_room(cid), seat.room), seat.room, False
 
@@ -277,17 +300,58 @@ class Model:
     def reply(self, cid: str | None, handler: Callable[[], None]) -> None:
         if self.lose_reply:
             self.lose_reply = False
+            self.touched.clear()  # the views went with the reply
             if cid is not None:
                 self.error(cid, "unavailable")
             return
+        self.send_views()
         handler()
+        self.send_views()  # the scripts a failed post ran (abandon, disconnect) send theirs
 
-    def begin(self, cid: str) -> Conn | None:
-        """What every action script does first: not_connected, or refresh."""
+    def send_views(self) -> None:
+        """store._apply_views: each touched room's slot gets the room as it is now."""
+        for room in sorted(self.touched):
+            if room not in self.rooms:
+                self.views[room] = None
+                continue
+            members = dict(zip(("initiator", "responder"), self.rooms[room], strict=True))
+
+            def active(cid: str, room: int = room) -> bool:
+                seat = self.seats.get(cid)
+                return bool(seat and seat.room == room and not seat.held and self.conns[cid].connected)
+
+            self.views[room] = View(
+                members, {cid: active(cid) for cid in members.values()},
+                {cid: bool(cid in self.seats and self.seats[cid].joined) for cid in members.values()},
+                {cid: self.name_of(cid) for cid in members.values()}, self.now + VIEW_LEASE_MS)
+        self.touched.clear()
+
+    def relay_in_room(self, cid: str, kind: str, room: int | None) -> tuple[str, str] | None:
+        """room_relay.lua: the peer and the sender's name by the room's view, or None (a miss).
+        An offer or an answer is a seat's first relay as the page signals: it goes to the lobby."""
+        if kind in JOINING_KINDS:
+            return None
+        view = self.views.get(room) if room is not None else None
+        if view is None or view.lease <= self.now:
+            return None
+        role = next((r for r, member in view.members.items() if member == cid), None)
+        if role is None:
+            return None
+        peer = view.members["responder" if role == "initiator" else "initiator"]
+        if not (view.active[cid] and view.active[peer] and view.joined[cid]):
+            return None
+        if (kind == "offer" and role != "initiator") or (kind == "answer" and role != "responder"):
+            return None
+        return peer, view.names[cid]
+
+    def begin(self, cid: str, relaying: bool = False) -> Conn | None:
+        """What every action script does first: not_connected, or refresh (not for a relay,
+        which most often never reaches the lobby: ping alone keeps a connection alive)."""
         conn = self.conns[cid]
         if not conn.connected:
             return None
-        self.refresh(conn)
+        if not relaying:
+            self.refresh(conn)
         return conn
 
     def refused(self, cid: str, code: str) -> Callable[[], None]:
@@ -366,6 +430,7 @@ class Model:
     def mark_joined(self, cid: str) -> None:
         """`join`, or a seat's first relay: once both heard of the room, no announcement was lost."""
         seat = self.seats[cid]
+        self.touched.add(seat.room)
         if not seat.joined:
             seat.joined = True
             if self.seats[seat.peer].joined:
@@ -374,12 +439,33 @@ class Model:
     def relay(
         self, cid: str, kind: str, room: int | None, data: Any = None, message: str = "", seq: int | None = None
     ) -> None:
-        self.reply(cid, self.relay_script(cid, kind, room, data, message, seq))
+        fast = self.relay_in_room(cid, kind, room)
+        if fast is not None:  # the slot relays alone: nothing in the lobby changes
+            peer, name = fast
+            self.reply(cid, lambda: self.send(peer, self.relay_event(kind, room, name, data, message, seq)))
+        elif self.lose_reply and kind not in JOINING_KINDS:  # the slot's miss was the reply lost
+            self.lose_reply = False
+            self.error(cid, "unavailable")
+        else:
+            self.reply(cid, self.relay_script(cid, kind, room, data, message, seq))
+
+    def relay_event(
+        self, kind: str, room: int | None, name: str, data: Any, message: str, seq: int | None
+    ) -> dict[str, Any]:
+        code = ("room", room)
+        if kind == "chat":
+            event = {"event": "chat", "room_code": code, "sender": name, "message": message}
+            if seq is not None:
+                event["seq"] = seq
+            return event
+        if kind == "typing":
+            return {"event": "typing", "room_code": code}
+        return {"event": "signal", "room_code": code, "from": name, "type": kind, "data": data}
 
     def relay_script(
         self, cid: str, kind: str, room: int | None, data: Any, message: str, seq: int | None
     ) -> Callable[[], None]:
-        if self.begin(cid) is None:
+        if self.begin(cid, relaying=True) is None:
             return self.refused(cid, "not_connected")
         seat = self.seats.get(cid)
         if seat is None:
@@ -391,15 +477,7 @@ class Model:
         if self.seats[seat.peer].held:
             return self.refused(cid, "peer_reconnecting")
         self.mark_joined(cid)  # naming its room proves the member heard of it, as `join` does
-        code = ("room", seat.room)
-        if kind == "chat":
-            event = {"event": "chat", "room_code": code, "sender": self.name_of(cid), "message": message}
-            if seq is not None:
-                event["seq"] = seq
-        elif kind == "typing":
-            event = {"event": "typing", "room_code": code}
-        else:
-            event = {"event": "signal", "room_code": code, "from": self.name_of(cid), "type": kind, "data": data}
+        event = self.relay_event(kind, seat.room, self.name_of(cid), data, message, seq)
         return lambda: self.send(seat.peer, event)
 
     def report(self, cid: str) -> None:
@@ -461,6 +539,7 @@ class Model:
         peer_seat.peer = cid
         a, b = self.rooms[seat.room]
         self.rooms[seat.room] = (cid, b) if a == old else (a, cid)
+        self.touched.add(seat.room)
         peer_name = peer_seat.name if peer_seat.held else self.name_of(seat.peer)
         resumed = {"event": "resumed", "room_code": ("room", seat.room), "initiator": seat.role == "initiator",
                    "peer": {"name": peer_name}, "peer_reconnecting": bool(peer_seat.held)}

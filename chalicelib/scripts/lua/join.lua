@@ -8,12 +8,5 @@ if not me then return reply end
 local seat = seat_of(cid)
 if not seat then return refuse(cid, 'not_in_room') end
 if seat.room ~= code then return refuse(cid, 'wrong_room') end
-if seat.joined ~= 1 then
-  seat.joined = 1
-  redis.call('HSET', SEATS, cid, cjson.encode(seat))
-  mark(SEATS)
-  -- Both have joined, so both heard of the room: the sweep need not check its announcement.
-  local peer_seat = seat_of(seat.peer)
-  if peer_seat and peer_seat.joined == 1 then redis.call('ZREM', FRESH, code) end
-end
+join_seat(cid, seat)
 return finish('verified', {role = seat.role})

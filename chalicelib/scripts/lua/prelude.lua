@@ -5,6 +5,10 @@ local KEY_TTL = CAP
 -- {p}:trim holds entries as long as a ban or a report window: its TTL is never shortened.
 local TRIM_TTL = math.max(P.ban_ms, P.report_window_ms)
 local written = {}
+-- Rooms whose seats this call changed: their slots get a fresh copy (a view) of what a relay
+-- needs, sent back with the answer (store.py applies it). Relays then touch only that slot.
+local touched = {}
+local view_of -- defined once the seat helpers are
 
 -- A call whose reply was lost is sent again with the same arguments (redis-py retries it). If
 -- the first copy ran, the copy answers what it did instead of acting twice.
@@ -26,7 +30,16 @@ local function mark(key, ttl)
   local want = ttl or KEY_TTL
   if not written[key] or written[key] < want then written[key] = want end
 end
+local function touch(room) if room and room ~= '' then touched[room] = true end end
 local function finish(status, details)
+  if next(touched) then
+    -- One version for all the views of this call: a later call's views always win.
+    local version = redis.call('INCR', VIEWSEQ)
+    mark(VIEWSEQ)
+    details = details or {}
+    details._views = {}
+    for room in pairs(touched) do table.insert(details._views, view_of(room, version)) end
+  end
   for key, ttl in pairs(written) do redis.call('PEXPIRE', key, ttl) end
   local reply = {status, details and cjson.encode(details) or '{}'}
   -- PSETEX, not SET: SET is a command only clients send, which is how the benchmarks count
@@ -178,6 +191,7 @@ end
 -- Ends the room `seat` belongs to: both seats, their tokens and holds go. Returns the peer to
 -- tell, or '' when the peer's own socket is already gone.
 local function end_room(cid, seat)
+  touch(seat.room)
   redis.call('HDEL', SEATS, cid)
   redis.call('HDEL', ROOMS, seat.room)
   redis.call('ZREM', FRESH, seat.room)
@@ -237,6 +251,7 @@ local function forget(cid, hold)
     redis.call('ZADD', HELD, seat.held, cid)
     mark(SEATS)
     mark(HELD)
+    touch(seat.room)
     return {kind = 'held', peer = seat.peer, room = seat.room}
   end
   return {kind = 'gone', peer = notify(end_room(cid, seat), seat.room), room = seat.room}
@@ -266,15 +281,47 @@ local function is_banned(info)
   return info.ip and info.ip ~= '' and unexpired(BANS, 'a:' .. info.ip)
 end
 
+-- What a relay in `room` needs, for its slot: the members by role, whether each may relay now
+-- (seated there, socket up, not banned) and has joined, their names; trusted until `lease`.
+-- A room that is gone is a closed view, which no older view can reopen.
+view_of = function(room, version)
+  local record = decode(redis.call('HGET', ROOMS, room))
+  if not record then return {room = room, v = version, closed = 1} end
+  local view = {room = room, v = version, lease = NOW + P.view_lease_ms}
+  for role, member in pairs({i = record.initiator, r = record.responder}) do
+    local seat, info = seat_of(member), conn_of(member)
+    local active = seat and seat.room == room and not seat.held and info and not is_banned(info)
+    view[role] = member
+    view[role .. 'a'] = active and 1 or 0
+    view[role .. 'j'] = (seat and seat.joined == 1) and 1 or 0
+    view[role .. 'n'] = name_of(info or seat)
+  end
+  return view
+end
+
+-- A member names its room (in `join` or its first relay): it heard of it. Once both have, the
+-- sweep need not check the room's announcement. The room's slot learns it either way, since
+-- a relay from there needs a current copy.
+local function join_seat(cid, seat)
+  touch(seat.room)
+  if seat.joined == 1 then return end
+  seat.joined = 1
+  redis.call('HSET', SEATS, cid, cjson.encode(seat))
+  mark(SEATS)
+  local peer_seat = seat_of(seat.peer)
+  if peer_seat and peer_seat.joined == 1 then redis.call('ZREM', FRESH, seat.room) end
+end
+
 -- The opening every client action shares: a known connection, not banned, not a duplicate
 -- delivery, liveness refreshed, within its rate limit. Returns the connection's info, or nil
--- and the reply to return at once.
-local function begin(cid, family)
+-- and the reply to return at once. A relay (`relaying`) keeps no liveness: most relays never
+-- reach this slot, so ping alone keeps a connection alive.
+local function begin(cid, family, relaying)
   local me = conn_of(cid)
   if not me then return nil, finish('not_connected') end
   if is_banned(me) then return nil, finish('banned', {close = true}) end
   if duplicate() then return nil, finish('duplicate') end
-  refresh(cid, me)
+  if not relaying then refresh(cid, me) end
   local wait = take(dev_of(me, cid), family)
   if wait > 0 then return nil, refuse(cid, 'rate_limited', {retry_ms = wait}) end
   return me

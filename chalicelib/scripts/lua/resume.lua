@@ -31,6 +31,7 @@ mark(CONNS)
 mark(SEATS)
 mark(TOKENS)
 mark(ROOMS)
+touch(seat.room) -- its slot must relay to this connection now
 local peer_info = conn_of(seat.peer)
 return finish('resumed', {
   peer = seat.peer, room = seat.room, role = seat.role, own_name = seat.name,
