@@ -223,8 +223,10 @@ def table(results: dict[str, Any]) -> str:
 
 
 def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
-    """Where one relay's server time goes: the relay script cut after each of its parts, each
-    variant timed on its own over ``calls`` calls (this design only)."""
+    """Where one relay's server time goes: ``room_relay.lua`` (a relay's path, decision 0004)
+    cut after each Redis command it makes, each variant timed on its own over ``calls`` calls,
+    after an empty script with the same keys and arguments: the floor any script pays (this
+    design only)."""
     import secrets
 
     from chalicelib import entry, scripts
@@ -236,25 +238,30 @@ def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
         entry.on_connect(connect_event(cid), service)
         entry.on_message(message_event(cid, {"action": "register"}), service)
     room = sender.received(b)[-1]["room_code"]
-    generated = "\n".join([scripts.KEY_LOCALS, scripts.SHARED_LOCALS, scripts.SCRIPTS["relay"].header()])
-    head, body = f"{generated}\n{scripts.lua('prelude')}", scripts.lua("relay")
-    seat, peer = body.index("local seat = seat_of(cid)"), body.index("local peer_seat = seat_of")
+    for cid in (a, b):  # seated and joined: the view answers every relay
+        entry.on_message(message_event(cid, {"action": "join", "room_code": room}), service)
+    whole = scripts.SLOT_SCRIPTS["room_relay"].source
+    answer = "\nreturn {'ok', '{}'}"
+
+    def upto(marker: str) -> str:
+        return whole[:whole.index(marker)] + answer
+
     variants = [
-        ("the generated locals, with the policy decoded", f"{generated}\nreturn {{'ok', '{{}}'}}"),
-        ("+ the prelude: replay and fence", f"{head}\nreturn {{'ok', '{{}}'}}"),
-        ("+ finish: TTLs, the reply, the call record", f"{head}\nreturn finish('ok')"),
-        ("+ begin: connection, ban, duplicate, liveness, rate", f"{head}\n{body[:seat]}\nreturn finish('ok')"),
-        ("+ the sender's seat and its checks", f"{head}\n{body[:peer]}\nreturn finish('ok')"),
-        ("the whole relay script", f"{head}\n{body}"),
+        ("an empty script with the relay's keys and arguments", whole[:whole.index("local now")] + answer),
+        ("+ HMGET of the view", upto("local seen")),
+        ("+ GET of the frame's record (replay, duplicate)", upto("local fence")),
+        ("+ TIME (the fence)", upto("local function record")),
+        ("+ HSET of the seat's rate bucket", upto("if wait > 0")),
+        ("the whole relay script (+ PSETEX of the frame's record)", whole),
     ]
-    store, out = service.store, []
+    store, spec, out = service.store, service.store.policy.rates["chat"], []
     for label, source in variants:
         sha = admin.script_load(source)
 
         def call(sha: str = sha) -> None:
-            keys = store.keys.script_keys(store.clock(), secrets.token_hex(8))
-            shared = [store.clock(), 0, store.idle_ms, store.cap_ms, "", store.dedup_ms, store.policy.to_json()]
-            admin.evalsha(sha, len(keys), *keys, *shared, a, room, "chat", "chat")
+            frame = secrets.token_hex(8)
+            argv = [store.clock(), store.wall() + 60_000, a, "chat", "chat", frame, spec[0], spec[1], 60_000]
+            admin.evalsha(sha, 2, store.keys.view(room), store.keys.relayed(room, "c:" + frame), *argv)
 
         for _ in range(calls // 10):
             call()
@@ -282,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         from localdev.redis_server import RedisServer
 
         with RedisServer() as server:
-            print("| one `chat`, the relay script cut after each part | server time |\n|---|---:|")
+            print("| one `chat`, the relay script cut after each command | server time |\n|---|---:|")
             for label, spent in split(server.url):
                 print(f"| {label} | {spent:.0f} µs |")
         return

@@ -11,7 +11,7 @@ export async function loadConfig() {
   return {
     websocketUrl: raw.websocket_url || sameHostUrl(raw.websocket_path || '/ws'),
     maxChatChars: Number(raw.max_chat_chars) || 1000,
-    pingIntervalMs: Math.max(10, Number(raw.ping_interval_seconds) || 300) * 1000,
+    pingIntervalMs: Math.max(5, Number(raw.ping_interval_seconds) || 300) * 1000,  // the server asks for half its idle timeout
   };
 }
 

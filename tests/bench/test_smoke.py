@@ -226,7 +226,7 @@ def test_server_time_splits_a_relay_into_parts_that_add_up(server: RedisServer) 
     from bench import server_time
 
     parts = server_time.split(server.url, calls=50)
-    assert [label for label, _ in parts][-1] == "the whole relay script" and len(parts) == 6
+    assert parts[-1][0].startswith("the whole relay script") and len(parts) == 6
     assert all(us > 0 for _, us in parts)
 
 
