@@ -88,7 +88,7 @@ def as_list(value: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class Policy:
-    """Everything the scripts decide by, sent with each call as ``P``."""
+    """Everything the scripts decide by: ``P`` in Lua, compiled into their text (``scripts.Constants``)."""
 
     fallback_ms: int = 10_000
     repeat_ms: int = 300_000
@@ -174,11 +174,12 @@ class Store:
         self.cap_ms = cap_ms
         self.dedup_ms = dedup_ms
         self.policy = policy or Policy()
-        self._policy_json = self.policy.to_json()
+        self.constants = scripts.Constants(idle_ms, cap_ms, dedup_ms, self.policy.to_json())
         self.clock = clock
         self.fence_ms = fence_ms  # 0: no fence (a late call still runs)
         self.wall = wall  # the real clock, which Redis's TIME is compared with (never faked)
-        self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.STATE_SCRIPTS}
+        self._scripts = {name: client.register_script(scripts.source(name, self.constants))
+                         for name in scripts.STATE_SCRIPTS}
         self._slot_scripts = {name: client.register_script(slot.source) for name, slot in scripts.SLOT_SCRIPTS.items()}
         self._release = client.register_script(scripts.RELEASE_LOCK)
 
@@ -191,8 +192,7 @@ class Store:
             raise TypeError(f"{script} takes {declared}, not {tuple(args)}")
         when = self.clock() if now is None else now
         started = self.wall()
-        shared = {"NOW": when, "FENCE": started + self.fence_ms if self.fence_ms else 0, "IDLE": self.idle_ms,
-                  "CAP": self.cap_ms, "MESSAGE_ID": message_id, "DEDUP_MS": self.dedup_ms, "P": self._policy_json}
+        shared = {"NOW": when, "FENCE": started + self.fence_ms if self.fence_ms else 0, "MESSAGE_ID": message_id}
         argv = [*(shared[arg.name] for arg in scripts.SHARED_ARGS), *(args[arg] for arg in declared)]
         keys = self.keys.script_keys(when, secrets.token_hex(8))
         try:

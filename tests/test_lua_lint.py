@@ -13,11 +13,16 @@ from pathlib import Path
 import pytest
 
 from chalicelib import scripts
+from chalicelib.store import Policy
 
 LUACHECK = shutil.which("luacheck")
 REDIS_GLOBALS = ("redis", "cjson", "KEYS", "ARGV", "unpack")
 # The prelude's top-level names: every script gets them all and uses only some.
 TOP_LEVEL = re.compile(r"^local\s+(?:function\s+)?([\w, ]+?)\s*(?:=|\()", re.MULTILINE)
+
+# The constants a store compiles in: the default policy (its values never change the names).
+CONSTANTS = scripts.Constants(600_000, 7_200_000, 60_000, Policy().to_json())
+GENERATED = (scripts.KEY_LOCALS, scripts.SHARED_LOCALS, CONSTANTS.locals())
 
 pytestmark = pytest.mark.skipif(
     LUACHECK is None and not os.environ.get("CI"), reason="luacheck is not installed (apt-get install lua-check)"
@@ -25,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def shared_names() -> list[str]:
-    names = {name.strip() for chunk in (scripts.KEY_LOCALS, scripts.SHARED_LOCALS, scripts.lua("prelude"))
+    names = {name.strip() for chunk in (*GENERATED, scripts.lua("prelude"))
              for match in TOP_LEVEL.finditer(chunk) for name in match.group(1).split(",")}
     return sorted(names)
 
@@ -44,7 +49,7 @@ def luacheck(source: str, tmp_path: Path, name: str) -> subprocess.CompletedProc
 
 @pytest.mark.parametrize("name", scripts.STATE_SCRIPTS)
 def test_each_state_script_passes_luacheck(name: str, tmp_path: Path) -> None:
-    result = luacheck(scripts.source(name), tmp_path, name)
+    result = luacheck(scripts.source(name, CONSTANTS), tmp_path, name)
     assert result.returncode == 0, result.stdout
 
 
@@ -80,7 +85,7 @@ def test_the_lock_release_script_passes_luacheck(tmp_path: Path) -> None:
 
 
 def test_luacheck_catches_a_misspelt_key(tmp_path: Path) -> None:
-    broken = scripts.source("ping").replace("return finish('pong'", "redis.call('GET', QUEUEE)\nreturn finish('pong'")
+    broken = scripts.source("ping", CONSTANTS).replace("return finish('pong'", "redis.call('GET', QUEUEE)\nreturn finish('pong'")
     result = luacheck(broken, tmp_path, "broken")
     assert result.returncode != 0 and "QUEUEE" in result.stdout
 
@@ -89,7 +94,7 @@ def test_every_shared_name_of_the_prelude_is_used_somewhere() -> None:
     """The unused-variable check is off for the prelude's names (each script uses some), so a
     name no script and no other prelude line uses would go unseen: look for it here."""
     texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
-    generated = {match.group(1).strip() for chunk in (scripts.KEY_LOCALS, scripts.SHARED_LOCALS)
+    generated = {match.group(1).strip() for chunk in GENERATED
                  for match in TOP_LEVEL.finditer(chunk)}
 
     def uses(name: str) -> int:
@@ -102,8 +107,6 @@ def test_every_shared_name_of_the_prelude_is_used_somewhere() -> None:
 def test_the_scripts_read_only_policy_fields_that_exist_and_every_field_is_read() -> None:
     """`P` is store.Policy under its own field names: a misspelt one would be nil in Lua."""
     import dataclasses
-
-    from chalicelib.store import Policy
 
     texts = [scripts.lua("prelude"), *(scripts.lua(name) for name in scripts.STATE_SCRIPTS)]
     read = {name for text in texts for name in re.findall(r"\bP\.(\w+)", text)}

@@ -7,11 +7,15 @@ families it charges. Everything the two sides must agree on is generated from he
 ``keys.SCRIPT_KEYS``, never kept by hand in Lua:
 
 * ``local ALIVE = KEYS[1]`` ... : one local per key, in ``SCRIPT_KEYS`` order;
-* the shared arguments every call passes first (``SHARED_ARGS``: ``NOW``, ``FENCE``, ``P``...);
+* the shared arguments every call passes first (``SHARED_ARGS``: ``NOW``, ``FENCE``, ``MESSAGE_ID``);
+* what a store's calls all share (``Constants``: ``IDLE``, ``CAP``, ``DEDUP_MS`` and the policy
+  ``P``), written into the script's text as Lua literals, so that no call sends or decodes it;
 * ``local A = {cid = ARGV[8], ...}``: the script's own arguments, by name;
 * ``local FAMILY = 'seek'``: the rate family, when the script charges exactly one.
 
 The store passes arguments by name (``Store._run``) and orders them from the same declaration.
+A store with another policy has other scripts (other SHA1s), so two configurations, say two
+versions during a deploy, never run each other's.
 The prelude (``lua/prelude.lua``) holds what all scripts share. Scripts never build key names:
 every key arrives in KEYS. Each returns ``{status, JSON details}``, which ``store.py`` decodes
 into the types of ``outcomes.py``.
@@ -19,9 +23,13 @@ into the types of ``outcomes.py``.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..keys import SCRIPT_KEYS
 
@@ -33,19 +41,64 @@ class Arg:
     """A shared argument: its Lua local and how the Lua side reads the string it arrives as."""
 
     name: str
-    read: str = "tonumber"  # tonumber | cjson.decode | '' (kept as a string)
+    read: str = "tonumber"  # tonumber | '' (kept as a string)
 
 
 # The arguments every state script receives first, in this order.
 SHARED_ARGS = (
     Arg("NOW"),  # ms; passed in so tests and sweeps control the clock
     Arg("FENCE"),  # Redis wall clock (ms) past which the call does nothing and answers 'expired'; 0: none
-    Arg("IDLE"),  # the idle timeout (ms)
-    Arg("CAP"),  # the connection cap (ms), also the TTL of every key written
     Arg("MESSAGE_ID", ""),  # API Gateway messageId of the client frame ('' if none)
-    Arg("DEDUP_MS"),  # how long a messageId is remembered
-    Arg("P", "cjson.decode"),  # the policy: store.Policy under its own field names
 )
+
+
+@dataclass(frozen=True)
+class Constants:
+    """What every call of one store's scripts shares. It is compiled into the scripts' text, not
+    sent: decoding the policy from JSON on every call cost about a fifth of a ``ping``'s
+    server time."""
+
+    idle_ms: int  # IDLE: the idle timeout
+    cap_ms: int  # CAP: the connection cap, also the TTL of every key written
+    dedup_ms: int  # DEDUP_MS: how long a messageId is remembered
+    policy_json: str  # P: store.Policy under its own field names (Policy.to_json)
+
+    def locals(self) -> str:
+        policy = lua_literal(json.loads(self.policy_json))
+        return "\n".join([f"local IDLE = {self.idle_ms}", f"local CAP = {self.cap_ms}",
+                          f"local DEDUP_MS = {self.dedup_ms}", f"local P = {policy}"])
+
+
+def lua_literal(value: Any, indent: str = "") -> str:
+    """A JSON value as the Lua table constructor that cjson.decode would have built (a table's
+    fields one a line, so that the generated text stays readable and lint-clean)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} has no Lua literal")
+        return repr(value)
+    if isinstance(value, str):  # bytes outside a safe set as Lua 5.1's three-digit escapes
+        return '"' + "".join(chr(b) if chr(b) in SAFE else f"\\{b:03d}" for b in value.encode("utf-8")) + '"'
+    if isinstance(value, list):
+        return "{" + ", ".join(lua_literal(item) for item in value) + "}"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        fields = [f"{inner}{_lua_key(key)} = {lua_literal(item, inner)}," for key, item in value.items()]
+        return "{\n" + "\n".join(fields) + f"\n{indent}}}"
+    raise TypeError(f"{type(value).__name__} has no Lua literal")
+
+
+def _lua_key(key: str) -> str:
+    return key if IDENTIFIER.fullmatch(key) and key not in LUA_KEYWORDS else f"[{lua_literal(key)}]"
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LUA_KEYWORDS = frozenset(("and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+                          "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"))
+SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.:/")
 
 
 @dataclass(frozen=True)
@@ -104,10 +157,11 @@ def lua(name: str) -> str:
 
 
 @cache
-def source(name: str) -> str:
+def source(name: str, constants: Constants) -> str:
     """The full Lua text of one state script: the generated locals, the prelude, then its body."""
     script = SCRIPTS[name]
-    return "\n".join(part for part in (KEY_LOCALS, SHARED_LOCALS, script.header(), lua("prelude"), lua(name)) if part)
+    parts = (KEY_LOCALS, SHARED_LOCALS, constants.locals(), script.header(), lua("prelude"), lua(name))
+    return "\n".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)

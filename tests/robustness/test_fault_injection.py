@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from chalicelib import scripts, sweep
+from chalicelib import sweep
 from chalicelib.config import load_settings
 from chalicelib.keys import Keys
 from chalicelib.service import build
@@ -59,11 +59,6 @@ def admin(valkey):
     client = redis.Redis.from_url(valkey.url, decode_responses=True)
     yield client
     client.close()
-
-
-def load_every_script(client: redis.Redis) -> None:
-    for name in scripts.STATE_SCRIPTS:
-        client.script_load(scripts.source(name))
 
 
 def in_background(target: Any, *args: Any) -> threading.Thread:
@@ -165,7 +160,7 @@ def test_a_room_ended_by_an_action_whose_every_reply_was_lost_is_still_told_to_t
     with LatencyProxy(valkey.port) as proxy:
         h = harness_on(f"redis://127.0.0.1:{proxy.port}/0", clock, END_NOTICE_SECONDS="3")
         a, b, room = h.pair()
-        load_every_script(admin)  # else the lost reply is a NOSCRIPT, and nothing ran at all
+        h.service.store.load_scripts()  # else the lost reply is a NOSCRIPT, and nothing ran at all
         proxy.drop_all = True  # the first reply and the retry's are both lost
         h.send(a, {"action": action, **({"reason": "spam"} if action == "report" else {})})
         proxy.drop_all = False
@@ -202,7 +197,7 @@ def test_a_sweep_pass_whose_reply_was_lost_still_tells_the_peer_of_a_stranger_it
     with LatencyProxy(valkey.port) as proxy:
         h = harness_on(f"redis://127.0.0.1:{proxy.port}/0", clock, END_NOTICE_SECONDS="3")
         quiet, b, room = h.pair()
-        load_every_script(admin)
+        h.service.store.load_scripts()
         clock.advance(400)
         h.send(b, {"action": "ping"})
         clock.advance(201)  # quiet passed its idle timeout; b did not
