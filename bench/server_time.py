@@ -3,7 +3,7 @@
     python -m bench.server_time                 # 2,000 and 20,000 connections, 5,000 waiters
     python -m bench.server_time --quick         # small sizes
     python -m bench.server_time --before <rev>  # compare with another revision
-    python -m bench.server_time --split         # where one relay's server time goes
+    python -m bench.server_time --split         # where one relay's server time goes; the policy's cost
 
 Each design runs in its own interpreter, importing ``chalicelib`` and ``testkit`` from its own
 tree (this checkout, or ``git archive <rev>``), against the same Valkey, which is flushed
@@ -273,6 +273,33 @@ def split(url: str, calls: int = 2000) -> list[tuple[str, float]]:
     return out
 
 
+def policy_cost(url: str, calls: int = 3000, rounds: int = 5) -> list[tuple[str, float]]:
+    """What reading the policy costs a lobby script: decoded from the JSON each call used to send,
+    or compiled into the script's text (``scripts.Constants``), beside a script with none; the
+    three alternate, and each figure is the least of ``rounds`` (this design only)."""
+    from chalicelib import scripts
+
+    admin, service, _ = _service(url)
+    store = service.store
+    keys, policy = store.keys.script_keys(store.clock(), "bench"), store.policy.to_json()
+    literal = scripts.Constants(store.idle_ms, store.cap_ms, store.dedup_ms, policy).locals()
+    variants = [
+        ("the policy decoded from JSON, sent with the call (before)", "local P = cjson.decode(ARGV[4])\nreturn P.scan",
+         [1, 2, "", policy]),
+        ("the policy compiled into the script's text (now)", f"{literal}\nreturn P.scan", [1, 2, ""]),
+        ("no policy at all", "return 32", [1, 2, ""]),
+    ]
+    shas = [admin.script_load(source) for _, source, _ in variants]
+    least = [float("inf")] * len(variants)
+    for _ in range(rounds):
+        for i, (_, _, args) in enumerate(variants):
+            admin.config_resetstat()
+            for _ in range(calls):
+                admin.evalsha(shas[i], len(keys), *keys, *args)
+            least[i] = min(least[i], admin.info("commandstats")["cmdstat_evalsha"]["usec_per_call"])
+    return [(label, spent) for (label, _, _), spent in zip(variants, least, strict=True)]
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.server_time", description=__doc__.split("\n\n")[0])
     p.add_argument("--before", default=BEFORE_REV, help=f"revision of the previous design (default {BEFORE_REV})")
@@ -283,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--rounds", type=int, default=2, help="runs of each design, alternating (default 2)")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--split", action="store_true", help="only where one relay's server time goes (this design)")
+    p.add_argument("--split", action="store_true",
+                   help="only where one relay's server time goes, and what reading the policy costs (this design)")
     args = p.parse_args(argv)
     if args.split:
         from localdev.redis_server import RedisServer
@@ -291,6 +319,9 @@ def main(argv: list[str] | None = None) -> None:
         with RedisServer() as server:
             print("| one `chat`, the relay script cut after each command | server time |\n|---|---:|")
             for label, spent in split(server.url):
+                print(f"| {label} | {spent:.0f} µs |")
+            print("\n| a lobby script's 31 keys, reading the policy | server time |\n|---|---:|")
+            for label, spent in policy_cost(server.url):
                 print(f"| {label} | {spent:.0f} µs |")
         return
     populations = args.connections or ([200] if args.quick else [2000, 20000])

@@ -230,6 +230,15 @@ def test_server_time_splits_a_relay_into_parts_that_add_up(server: RedisServer) 
     assert all(us > 0 for _, us in parts)
 
 
+def test_server_time_prices_reading_the_policy_each_way(server: RedisServer) -> None:
+    from bench import server_time
+
+    costs = server_time.policy_cost(server.url, calls=20, rounds=1)
+    assert [label.split(" (")[0] for label, _ in costs][:2] == ["the policy decoded from JSON, sent with the call",
+                                                                "the policy compiled into the script's text"]
+    assert all(us > 0 for _, us in costs)
+
+
 def test_cluster_spread_puts_relays_on_every_primary_and_counts_each_relay() -> None:
     from bench import cluster_spread
     from localdev.redis_cluster import LocalCluster
