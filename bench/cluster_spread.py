@@ -18,14 +18,12 @@ whole life of a call, from ``$connect`` to ``leave``.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import PROJECT_DIR
+from bench.common import PROJECT_DIR, design_tree, run_in_tree
 
 BEFORE_REV = "593b6b6"  # main before relays moved to the room's own slot (issue 15, decision 0004)
 CHATS, TYPING, PING_EVERY = 6, 6, 20
@@ -126,21 +124,8 @@ def worker(seed_url: str, node_urls: list[str], rooms: int) -> dict[str, Any]:
     return out
 
 
-def _tree(rev: str, into: Path) -> Path | None:
-    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "chalicelib", "testkit"],
-                             capture_output=True, check=False)
-    if archive.returncode != 0:
-        return None
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
-
-
 def _run(tree: Path, seed: str, nodes: list[str], rooms: int) -> dict[str, Any]:
-    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); sys.path.append({str(PROJECT_DIR)!r}); "
-            "import json; from bench.cluster_spread import worker; "
-            f"print(json.dumps(worker({seed!r}, {nodes!r}, {rooms})))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_tree(tree, "bench.cluster_spread", f"worker({seed!r}, {nodes!r}, {rooms})")  # type: ignore[no-any-return]
 
 
 def measure(before: str, rooms: int) -> dict[str, Any]:
@@ -149,7 +134,7 @@ def measure(before: str, rooms: int) -> dict[str, Any]:
     results: dict[str, Any] = {"before_rev": before, "rooms": rooms}
     with tempfile.TemporaryDirectory() as tmp, LocalCluster() as cluster:
         nodes = [node.url for node in cluster.nodes]
-        designs = {"before": _tree(before, Path(tmp)), "after": PROJECT_DIR}
+        designs = {"before": design_tree(before, Path(tmp)), "after": PROJECT_DIR}
         for name, tree in designs.items():
             results[name] = _run(tree, cluster.url, nodes, rooms) if tree else None
     return results

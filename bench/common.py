@@ -6,9 +6,11 @@ Progress and tables use ``rich`` (pinned in requirements-dev.txt). Every benchma
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -107,3 +109,23 @@ def task(progress: Progress, description: str, total: float | None) -> Iterator[
         yield task_id
     finally:
         progress.remove_task(task_id)
+
+
+def design_tree(rev: str, into: Path) -> Path | None:
+    """``chalicelib`` and ``testkit`` as they were at ``rev``, in ``into``; None if this clone lacks it.
+    A benchmark that compares designs runs the earlier one from such a tree."""
+    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "chalicelib", "testkit"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def run_in_tree(tree: Path, module: str, call: str) -> Any:
+    """``module``'s ``call`` (a Python expression whose value is JSON-able) in a fresh interpreter
+    that imports ``chalicelib`` and ``testkit`` from ``tree`` first: each design in its own process."""
+    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); sys.path.append({str(PROJECT_DIR)!r}); "
+            f"import json, {module}; print(json.dumps({module}.{call}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree)
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -24,14 +24,12 @@ The scenarios are the issue's (docs/decisions/0003-lobby-and-shards.md):
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import PROJECT_DIR
+from bench.common import PROJECT_DIR, design_tree, run_in_tree
 
 BEFORE_REV = "04c4c93"  # main before the lobby index, the due list and O(1) /stats (issue 15)
 
@@ -155,23 +153,9 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _tree(rev: str, into: Path) -> Path | None:
-    """``chalicelib`` and ``testkit`` as they were at ``rev``, or None if this clone lacks it."""
-    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", rev, "chalicelib", "testkit"],
-                             capture_output=True, check=False)
-    if archive.returncode != 0:
-        return None
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
-
-
 def _run(tree: Path, url: str, args: argparse.Namespace) -> dict[str, Any]:
-    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); sys.path.append({str(PROJECT_DIR)!r}); "
-            "import json; from bench.server_time import worker; "
-            f"print(json.dumps(worker({url!r}, {args.connections}, {args.waiters}, {args.matches}, "
-            f"{args.iterations})))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tree)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_tree(tree, "bench.server_time",  # type: ignore[no-any-return]
+                       f"worker({url!r}, {args.connections}, {args.waiters}, {args.matches}, {args.iterations})")
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,7 +164,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"before_rev": args.before, "connections": args.connections, "waiters": args.waiters,
                                "matches": args.matches}
     with tempfile.TemporaryDirectory() as tmp, RedisServer() as server:
-        designs = {"before": _tree(args.before, Path(tmp)), "after": PROJECT_DIR}
+        designs = {"before": design_tree(args.before, Path(tmp)), "after": PROJECT_DIR}
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
         for _ in range(args.rounds):  # alternating, so that both see the same machine load
             for name, tree in designs.items():
