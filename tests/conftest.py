@@ -54,6 +54,12 @@ def keys() -> Keys:
 
 
 @pytest.fixture
+def redis_env(redis_server: RedisServer) -> dict[str, str]:
+    """The settings that reach this run's Redis, for a test that builds its own configuration."""
+    return {"REDIS_URL": redis_server.url}
+
+
+@pytest.fixture
 def settings(redis_server: RedisServer) -> Settings:
     return load_settings({"REDIS_URL": redis_server.url, "AWS_DEFAULT_REGION": "us-east-1", **RELAXED})
 

@@ -38,18 +38,18 @@ def assert_signed_with(secret: str, harness, *cids: str) -> None:
 
 
 def test_matched_carries_turn_credentials_signed_with_the_secret_from_secrets_manager(
-    redis_server, redis_client, clock, secretsmanager
+    redis_env, redis_client, clock, secretsmanager
 ):
-    h = turn_harness(redis_server.url, clock, TURN_SECRET_ARN=stored(secretsmanager, SECRET))
+    h = turn_harness(redis_env, clock, TURN_SECRET_ARN=stored(secretsmanager, SECRET))
     a, b, _ = h.pair(join=False)
     assert_signed_with(SECRET, h, a, b)
 
 
 def test_the_secret_is_read_at_the_first_match_and_kept_for_the_life_of_the_process(
-    redis_server, redis_client, clock, secretsmanager
+    redis_env, redis_client, clock, secretsmanager
 ):
     arn = stored(secretsmanager, "the-value-when-the-process-started")
-    h = turn_harness(redis_server.url, clock, TURN_SECRET_ARN=arn)
+    h = turn_harness(redis_env, clock, TURN_SECRET_ARN=arn)
     secretsmanager.put_secret_value(SecretId=arn, SecretString=SECRET)  # nobody matched yet: not read
     a, b, _ = h.pair(join=False)
     secretsmanager.put_secret_value(SecretId=arn, SecretString="a-value-put-after-the-first-match")
@@ -66,10 +66,10 @@ def test_the_secret_is_read_at_the_first_match_and_kept_for_the_life_of_the_proc
     ids=["too-short", "missing"],
 )
 def test_a_broken_secret_is_logged_with_its_arn_and_strangers_are_still_matched_with_stun_only(
-    redis_server, redis_client, clock, secretsmanager, caplog, make_arn, logged
+    redis_env, redis_client, clock, secretsmanager, caplog, make_arn, logged
 ):
     arn = make_arn(secretsmanager)
-    h = turn_harness(redis_server.url, clock, TURN_SECRET_ARN=arn)
+    h = turn_harness(redis_env, clock, TURN_SECRET_ARN=arn)
     with caplog.at_level(logging.ERROR, logger="chalicelib.ice"):
         a, b, _ = h.pair(join=False)
     for cid in (a, b):

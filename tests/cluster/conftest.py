@@ -31,6 +31,16 @@ pytest.register_assert_rewrite(
     "tests.test_concurrency",
     "tests.test_errors",
     "tests.robustness.test_duplicates",
+    "tests.features.test_devices",
+    "tests.features.test_interests",
+    "tests.features.test_limits",
+    "tests.features.test_lobby",
+    "tests.features.test_no_repeat",
+    "tests.features.test_report_and_ban",
+    "tests.features.test_resume",
+    "tests.features.test_shared_address",
+    "tests.features.test_stats_and_metrics",
+    "tests.features.test_typing_and_turn",
 )
 
 @pytest.fixture(scope="session")
@@ -56,6 +66,11 @@ def redis_client(local_cluster: LocalCluster) -> Iterator[Any]:
     yield client
     client.flushall()
     client.close()
+
+
+@pytest.fixture
+def redis_env(redis_env: dict[str, str]) -> dict[str, str]:
+    return {**redis_env, "REDIS_CLUSTER": "true"}
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ def test_typing_outside_a_room_is_refused(harness):
     assert harness.new(a)[0]["code"] == "not_in_room"
 
 
-def test_matched_carries_time_limited_turn_credentials_bound_to_the_connection(redis_server, redis_client, clock):
-    h = turn_harness(redis_server.url, clock, TURN_SECRET=SECRET, TURN_TTL_SECONDS="600")
+def test_matched_carries_time_limited_turn_credentials_bound_to_the_connection(redis_env, redis_client, clock):
+    h = turn_harness(redis_env, clock, TURN_SECRET=SECRET, TURN_TTL_SECONDS="600")
     a, b, room = h.pair(join=False)
     for cid in (a, b):
         stun, turn = h.received(cid)[-1]["ice_servers"]

@@ -16,11 +16,11 @@ TURN_URLS = ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org
 STUN_URL = "stun:stun.example.org:3478"
 
 
-def turn_harness(redis_url: str, clock: FakeClock, **env: str) -> Harness:
+def turn_harness(redis_env: dict[str, str], clock: FakeClock, **env: str) -> Harness:
     """Handlers with TURN_URLS and one STUN server set; ``env`` supplies the secret and the rest."""
     config = load_settings(
         {
-            "REDIS_URL": redis_url,
+            **redis_env,
             "TURN_URLS": ",".join(TURN_URLS),
             "STUN_URLS": STUN_URL,
             "METRICS_ENABLED": "false",
