@@ -10,7 +10,7 @@ families it charges. Everything the two sides must agree on is generated from he
 * the shared arguments every call passes first (``SHARED_ARGS``: ``NOW``, ``FENCE``, ``MESSAGE_ID``);
 * what a store's calls all share (``Constants``: ``IDLE``, ``CAP``, ``DEDUP_MS`` and the policy
   ``P``), written into the script's text as Lua literals, so that no call sends or decodes it;
-* ``local A = {cid = ARGV[8], ...}``: the script's own arguments, by name;
+* ``local A = {cid = ARGV[4], ...}``: the script's own arguments, by name, after the shared ones;
 * ``local FAMILY = 'seek'``: the rate family, when the script charges exactly one.
 
 The store passes arguments by name (``Store._run``) and orders them from the same declaration.
